@@ -1,0 +1,492 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"text/template"
+	"time"
+
+	"github.com/creack/pty"
+	"github.com/nslab/nslab/engine/api"
+	"github.com/nslab/nslab/engine/daemon"
+	"github.com/nslab/nslab/engine/labhost"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+func runCmd() *cobra.Command {
+	var o daemon.RunOptions
+	c := &cobra.Command{
+		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
+		Short: "Create and start a container",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Image, o.Cmd = args[0], args[1:]
+			code, err := run(o)
+			if err != nil {
+				if api.IsDaemonError(err) {
+					fmt.Fprintln(os.Stderr, "nslab: Error response from daemon:", err)
+				} else {
+					fmt.Fprintln(os.Stderr, "nslab:", err)
+				}
+				return exitError{125}
+			}
+			if code != 0 {
+				return exitError{code}
+			}
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.SetInterspersed(false)
+	f.BoolVarP(&o.Detach, "detach", "d", false, "Run container in background and print container ID")
+	f.BoolVarP(&o.Interactive, "interactive", "i", false, "Keep STDIN open")
+	f.BoolVarP(&o.Tty, "tty", "t", false, "Allocate a pseudo-TTY")
+	f.BoolVar(&o.AutoRemove, "rm", false, "Automatically remove the container when it exits")
+	f.StringVar(&o.Name, "name", "", "Assign a name to the container")
+	f.StringVarP(&o.Hostname, "hostname", "h", "", "Container host name")
+	f.StringVar(&o.Network, "network", "bridge", "Connect a container to a network (bridge, host, none, container:<name|id>)")
+	f.StringVar(&o.Network, "net", "bridge", "Alias of --network")
+	f.StringVar(&o.Pid, "pid", "", "PID namespace to use (host, container:<name|id>)")
+	f.MarkHidden("net")
+	c.Flags().BoolP("help", "", false, "help for run")
+	return c
+}
+
+// run starts a container and, unless detached, waits for it and returns its
+// exit code.
+func run(o daemon.RunOptions) (int, error) {
+	if _, err := os.Stat(labhost.SocketPath); err != nil {
+		return 0, call("run", nil, nil) // produces the not-in-a-lab-host error
+	}
+	conn, err := api.Dial(labhost.SocketPath)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	var files []*os.File
+	var master *os.File
+	var restore func()
+	switch {
+	case o.Detach:
+	case o.Tty:
+		m, slave, err := pty.Open()
+		if err != nil {
+			return 0, fmt.Errorf("allocate a terminal: %w", err)
+		}
+		defer slave.Close()
+		master = m
+		defer master.Close()
+		if term.IsTerminal(int(os.Stdin.Fd())) {
+			pty.InheritSize(os.Stdin, slave)
+			if st, err := term.MakeRaw(int(os.Stdin.Fd())); err == nil {
+				restore = func() { term.Restore(int(os.Stdin.Fd()), st) }
+				defer restore()
+			}
+			winch := make(chan os.Signal, 1)
+			signal.Notify(winch, syscall.SIGWINCH)
+			defer signal.Stop(winch)
+			go func() {
+				for range winch {
+					pty.InheritSize(os.Stdin, slave)
+				}
+			}()
+		}
+		files = []*os.File{slave}
+	default:
+		files = []*os.File{os.Stdout, os.Stderr}
+		if o.Interactive {
+			files = append(files, os.Stdin)
+		}
+	}
+	if err := conn.Send("run", o, files...); err != nil {
+		return 0, err
+	}
+	var res daemon.RunResult
+	if err := conn.Recv(&res); err != nil {
+		return 0, err
+	}
+	if o.Detach {
+		fmt.Println(res.ID)
+		return 0, nil
+	}
+	outDone := make(chan struct{})
+	if master != nil {
+		for _, f := range files {
+			f.Close()
+		}
+		if o.Interactive {
+			go io.Copy(master, os.Stdin)
+		}
+		go func() {
+			io.Copy(os.Stdout, master)
+			close(outDone)
+		}()
+	} else {
+		close(outDone)
+		// Like docker run's --sig-proxy: forward ^C and TERM.
+		sigc := make(chan os.Signal, 2)
+		signal.Notify(sigc, syscall.SIGINT, syscall.SIGTERM)
+		defer signal.Stop(sigc)
+		go func() {
+			for s := range sigc {
+				call("kill", daemon.NameRequest{Names: []string{res.ID}, Signal: int(s.(syscall.Signal))}, nil)
+			}
+		}()
+	}
+	if err := conn.Recv(&res); err != nil {
+		return 0, err
+	}
+	if master != nil {
+		select {
+		case <-outDone:
+		case <-time.After(2 * time.Second):
+		}
+	}
+	if res.ExitCode == nil {
+		return 0, errors.New("daemon did not report an exit code")
+	}
+	return *res.ExitCode, nil
+}
+
+func execCmd() *cobra.Command {
+	var interactive, tty bool
+	c := &cobra.Command{
+		Use:   "exec [OPTIONS] CONTAINER COMMAND [ARG...]",
+		Short: "Execute a command in a running container",
+		Args:  cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var info daemon.ExecInfo
+			if err := call("exec-info", daemon.NameRequest{Names: args[:1]}, &info); err != nil {
+				return err
+			}
+			// Enter every namespace of the container's first process;
+			// nsenter forks after joining the pid namespace, so the
+			// command gets a pid there and sees the container's /proc.
+			nsargs := []string{"--target", fmt.Sprint(info.Pid), "--mount", "--uts", "--ipc", "--net", "--pid", "--wd=/", "--"}
+			e := exec.Command("nsenter", append(nsargs, args[1:]...)...)
+			e.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOSTNAME=" + info.Hostname, "HOME=/root"}
+			if tty {
+				e.Env = append(e.Env, "TERM=xterm")
+			}
+			if interactive || tty {
+				e.Stdin = os.Stdin
+			}
+			e.Stdout, e.Stderr = os.Stdout, os.Stderr
+			err := e.Run()
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				return exitError{ee.ExitCode()}
+			}
+			return err
+		},
+	}
+	c.Flags().SetInterspersed(false)
+	c.Flags().BoolVarP(&interactive, "interactive", "i", false, "Keep STDIN open")
+	c.Flags().BoolVarP(&tty, "tty", "t", false, "Allocate a pseudo-TTY (uses the caller's terminal)")
+	return c
+}
+
+func psCmd() *cobra.Command {
+	var all, quiet bool
+	c := &cobra.Command{
+		Use:   "ps [OPTIONS]",
+		Short: "List containers",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var rows []daemon.PsEntry
+			if err := call("ps", daemon.NameRequest{All: all}, &rows); err != nil {
+				return err
+			}
+			sortPs(rows)
+			if quiet {
+				for _, r := range rows {
+					fmt.Println(r.ID[:12])
+				}
+				return nil
+			}
+			w := tabwriter.NewWriter(os.Stdout, 10, 1, 3, ' ', 0)
+			fmt.Fprintln(w, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
+			now := time.Now()
+			for _, r := range rows {
+				status := "Created"
+				switch {
+				case r.Running:
+					status = "Up " + humanDuration(now.Sub(r.Started))
+				case !r.Finished.IsZero():
+					status = fmt.Sprintf("Exited (%d) %s ago", r.ExitCode, humanDuration(now.Sub(r.Finished)))
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s ago\t%s\t%s\t%s\n", r.ID[:12], r.Image, quoteCommand(r.Command),
+					humanDuration(now.Sub(r.Created)), status, r.Ports, r.Names)
+			}
+			return w.Flush()
+		},
+	}
+	c.Flags().BoolVarP(&all, "all", "a", false, "Show all containers (default shows just running)")
+	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "Only display container IDs")
+	return c
+}
+
+func sortPs(rows []daemon.PsEntry) {
+	// Newest first, as Docker lists them.
+	for i := 1; i < len(rows); i++ {
+		for j := i; j > 0 && rows[j].Created.After(rows[j-1].Created); j-- {
+			rows[j], rows[j-1] = rows[j-1], rows[j]
+		}
+	}
+}
+
+// quoteCommand renders a command as docker ps does: quoted, cut to 20
+// characters with an ellipsis.
+func quoteCommand(s string) string {
+	r := []rune(s)
+	if len(r) > 19 {
+		s = string(r[:19]) + "…"
+	}
+	return `"` + s + `"`
+}
+
+// humanDuration is go-units' HumanDuration, which docker ps uses.
+func humanDuration(d time.Duration) string {
+	switch s := int(d.Seconds()); {
+	case s < 1:
+		return "Less than a second"
+	case s == 1:
+		return "1 second"
+	case s < 60:
+		return fmt.Sprintf("%d seconds", s)
+	}
+	switch m := int(d.Minutes()); {
+	case m == 1:
+		return "About a minute"
+	case m < 60:
+		return fmt.Sprintf("%d minutes", m)
+	}
+	switch h := int(d.Round(time.Hour).Hours()); {
+	case h == 1:
+		return "About an hour"
+	case h < 48:
+		return fmt.Sprintf("%d hours", h)
+	default:
+		return fmt.Sprintf("%d days", h/24)
+	}
+}
+
+func logsCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "logs CONTAINER",
+		Short: "Fetch the logs of a container",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var path string
+			if err := call("logs", daemon.NameRequest{Names: args}, &path); err != nil {
+				return err
+			}
+			f, err := os.Open(path)
+			if err != nil {
+				if os.IsNotExist(err) {
+					return nil
+				}
+				return err
+			}
+			defer f.Close()
+			sc := bufio.NewScanner(f)
+			sc.Buffer(make([]byte, 1<<20), 1<<20)
+			for sc.Scan() {
+				var e struct{ Log, Stream string }
+				if json.Unmarshal(sc.Bytes(), &e) != nil {
+					continue
+				}
+				if e.Stream == "stderr" {
+					io.WriteString(os.Stderr, e.Log)
+				} else {
+					io.WriteString(os.Stdout, e.Log)
+				}
+			}
+			return sc.Err()
+		},
+	}
+}
+
+func namesCmd(use, short, op string, setup func(*cobra.Command, *daemon.NameRequest)) *cobra.Command {
+	var req daemon.NameRequest
+	c := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req.Names = args
+			var done []string
+			err := call(op, req, &done)
+			for _, n := range done {
+				fmt.Println(n)
+			}
+			return err
+		},
+	}
+	if setup != nil {
+		setup(c, &req)
+	}
+	return c
+}
+
+func stopCmd() *cobra.Command {
+	return namesCmd("stop [OPTIONS] CONTAINER [CONTAINER...]", "Stop one or more running containers", "stop",
+		func(c *cobra.Command, r *daemon.NameRequest) {
+			c.Flags().IntVarP(&r.Timeout, "time", "t", 10, "Seconds to wait before killing the container")
+		})
+}
+
+func rmCmd() *cobra.Command {
+	return namesCmd("rm [OPTIONS] CONTAINER [CONTAINER...]", "Remove one or more containers", "rm",
+		func(c *cobra.Command, r *daemon.NameRequest) {
+			c.Flags().BoolVarP(&r.Force, "force", "f", false, "Force the removal of a running container (uses SIGKILL)")
+		})
+}
+
+func killCmd() *cobra.Command {
+	var sig string
+	c := namesCmd("kill [OPTIONS] CONTAINER [CONTAINER...]", "Kill one or more running containers", "kill", nil)
+	run := c.RunE
+	c.Flags().StringVarP(&sig, "signal", "s", "KILL", "Signal to send to the container")
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		s, ok := signals[strings.TrimPrefix(strings.ToUpper(sig), "SIG")]
+		if !ok {
+			return fmt.Errorf("invalid signal: %s", sig)
+		}
+		// namesCmd's request is captured; send through a fresh call.
+		var done []string
+		err := call("kill", daemon.NameRequest{Names: args, Signal: int(s)}, &done)
+		for _, n := range done {
+			fmt.Println(n)
+		}
+		_ = run
+		return err
+	}
+	return c
+}
+
+var signals = map[string]syscall.Signal{
+	"KILL": syscall.SIGKILL, "TERM": syscall.SIGTERM, "INT": syscall.SIGINT, "HUP": syscall.SIGHUP,
+	"USR1": syscall.SIGUSR1, "USR2": syscall.SIGUSR2, "QUIT": syscall.SIGQUIT, "9": syscall.SIGKILL, "15": syscall.SIGTERM,
+}
+
+func inspectCmd() *cobra.Command {
+	var format string
+	c := &cobra.Command{
+		Use:   "inspect [OPTIONS] NAME|ID [NAME|ID...]",
+		Short: "Return low-level information on containers and networks",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var raw []json.RawMessage
+			if err := call("inspect", daemon.NameRequest{Names: args}, &raw); err != nil {
+				return err
+			}
+			return printInspect(raw, format)
+		},
+	}
+	c.Flags().StringVarP(&format, "format", "f", "", "Format output using a Go template")
+	return c
+}
+
+// printInspect prints objects as Docker does: a JSON array indented by four
+// spaces, or one line per object from a Go template. Templates see the JSON
+// as maps, with Docker's json, join, lower, upper, split and title functions.
+func printInspect(raw []json.RawMessage, format string) error {
+	if format == "" {
+		var buf bytes.Buffer
+		buf.WriteString("[")
+		for i, r := range raw {
+			if i > 0 {
+				buf.WriteString(",")
+			}
+			var ind bytes.Buffer
+			json.Indent(&ind, r, "    ", "    ")
+			buf.WriteString("\n    ")
+			buf.Write(ind.Bytes())
+		}
+		if len(raw) > 0 {
+			buf.WriteString("\n")
+		}
+		buf.WriteString("]\n")
+		_, err := os.Stdout.Write(buf.Bytes())
+		return err
+	}
+	tmpl, err := template.New("").Funcs(template.FuncMap{
+		"json": func(v any) (string, error) {
+			b, err := json.Marshal(v)
+			return string(b), err
+		},
+		"join":  strings.Join,
+		"lower": strings.ToLower,
+		"upper": strings.ToUpper,
+		"split": strings.Split,
+		"title": strings.Title,
+	}).Parse(format)
+	if err != nil {
+		return fmt.Errorf("template parsing error: %w", err)
+	}
+	for _, r := range raw {
+		dec := json.NewDecoder(bytes.NewReader(r))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return err
+		}
+		var out bytes.Buffer
+		if err := tmpl.Execute(&out, v); err != nil {
+			return fmt.Errorf("template: %w", err)
+		}
+		out.WriteString("\n")
+		os.Stdout.Write(out.Bytes())
+	}
+	return nil
+}
+
+func networkCmd() *cobra.Command {
+	n := &cobra.Command{Use: "network", Short: "Manage networks"}
+	ls := &cobra.Command{
+		Use:     "ls",
+		Aliases: []string{"list"},
+		Short:   "List networks",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var rows []daemon.NetworkSummary
+			if err := call("network-ls", nil, &rows); err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(os.Stdout, 10, 1, 3, ' ', 0)
+			fmt.Fprintln(w, "NETWORK ID\tNAME\tDRIVER\tSCOPE")
+			for _, r := range rows {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.ID[:12], r.Name, r.Driver, r.Scope)
+			}
+			return w.Flush()
+		},
+	}
+	var format string
+	inspect := &cobra.Command{
+		Use:   "inspect [OPTIONS] NETWORK [NETWORK...]",
+		Short: "Display detailed information on one or more networks",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var raw []json.RawMessage
+			if err := call("network-inspect", daemon.NameRequest{Names: args}, &raw); err != nil {
+				return err
+			}
+			return printInspect(raw, format)
+		},
+	}
+	inspect.Flags().StringVarP(&format, "format", "f", "", "Format output using a Go template")
+	n.AddCommand(ls, inspect)
+	return n
+}

@@ -1,0 +1,89 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+
+	"github.com/nslab/nslab/engine/labhost"
+	"github.com/spf13/cobra"
+)
+
+func sandboxCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "sandbox [--] [COMMAND [ARG...]]",
+		Short: "Run a command in a fresh lab host, then remove the lab host",
+		Long: `sandbox starts a throwaway lab host (its own pid, network, mount, UTS and
+IPC namespaces, with docker0, an engine daemon and a simulated outside),
+runs COMMAND inside it with nslab (and docker) first on PATH, removes the lab
+host, and exits with COMMAND's status. Without a command it starts a shell.`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				args = []string{"bash", "-i"}
+				if _, err := exec.LookPath("bash"); err != nil {
+					args = []string{"sh", "-i"}
+				}
+			}
+			h, err := labhost.Start(labhost.Options{Stderr: os.Stderr})
+			if err != nil {
+				return err
+			}
+			defer h.Close()
+			c, err := labhost.Command(h.Env(), args...)
+			if err != nil {
+				return err
+			}
+			c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
+			// Let ^C reach the command, not us: catch (not ignore) the
+			// signals, so the command keeps default handlers.
+			sigc := make(chan os.Signal, 4)
+			signal.Notify(sigc, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGHUP)
+			defer signal.Stop(sigc)
+			go func() {
+				for s := range sigc {
+					if s == syscall.SIGTERM || s == syscall.SIGHUP {
+						if c.Process != nil {
+							c.Process.Signal(s)
+						}
+					}
+				}
+			}()
+			err = c.Run()
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				h.Close()
+				return exitError{ee.ExitCode()}
+			}
+			if err != nil {
+				return fmt.Errorf("run %q in the lab host: %w", args[0], err)
+			}
+			return nil
+		},
+	}
+	c.Flags().SetInterspersed(false)
+	return c
+}
+
+func hostCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "host COMMAND [ARG...]",
+		Short: "Run a command on the lab host itself (ip, brctl, iptables-save, ip monitor, ...)",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := os.Stat(labhost.MarkerFile); err != nil {
+				return errors.New("not inside a lab host: set NSLAB_HOST, or use `nslab sandbox -- COMMAND`")
+			}
+			path, err := exec.LookPath(args[0])
+			if err != nil {
+				return fmt.Errorf("%s: command not found on the lab host", args[0])
+			}
+			return syscall.Exec(path, args, os.Environ())
+		},
+	}
+	c.Flags().SetInterspersed(false)
+	return c
+}

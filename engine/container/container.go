@@ -1,0 +1,332 @@
+// Package container starts container processes: a re-exec of nslab as an
+// init helper, forked into the container's network (and, if shared, pid)
+// namespace and cloned with new mount, UTS, IPC and pid namespaces. The
+// helper makes mount propagation private before it mounts anything (Go's
+// SysProcAttr cannot), builds the root filesystem from an overlay on the
+// image, mounts a fresh /proc, binds the container's hosts, hostname and
+// resolv.conf, pivots into the new root and execs the command, which becomes
+// PID 1.
+package container
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// NewID returns a 64-hex container ID. Like Docker, it redraws IDs whose
+// first 12 characters are all digits, so the short ID never looks like a
+// number.
+func NewID() string {
+	for {
+		b := make([]byte, 32)
+		rand.Read(b)
+		id := hex.EncodeToString(b)
+		if strings.Trim(id[:12], "0123456789") != "" {
+			return id
+		}
+	}
+}
+
+// Spec says how to start one container process.
+type Spec struct {
+	Hostname string
+	Dir      string   // per-container state directory (upper layer, files)
+	Lower    string   // image root filesystem
+	Cmd      []string // argv
+	Env      []string // extra environment (KEY=VALUE)
+	Tty      bool
+
+	// NetNS is the network namespace to join: a pinned file or
+	// /proc/PID/ns/net. Empty means the lab host's own (--network host).
+	NetNS string
+	// PidNS is a pid namespace to join (/proc/PID/ns/pid, for
+	// --pid container:X). PidHost shares the lab host's. Otherwise the
+	// container gets its own and its command is PID 1.
+	PidNS   string
+	PidHost bool
+
+	// Files to bind onto /etc/hosts, /etc/hostname and /etc/resolv.conf.
+	Hosts, HostnameFile, ResolvConf string
+
+	Stdin  *os.File
+	Stdout *os.File
+	Stderr *os.File
+}
+
+// initConfig travels to the init helper in the environment.
+type initConfig struct {
+	Hostname   string
+	Dir        string
+	Lower      string
+	Cmd        []string
+	Env        []string
+	Tty        bool
+	Binds      [][2]string // source, target inside the root
+	OwnSysfs   bool
+	ProcInRoot bool
+}
+
+const envInitConfig = "NSLAB_INIT_CONFIG"
+
+// Start starts the container's first process and returns it once the
+// command has been exec'd, or an error saying why it could not be (for
+// example "exec: "foo": executable file not found in $PATH").
+func Start(s Spec) (*exec.Cmd, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range []string{"upper", "work", "rootfs"} {
+		if err := os.MkdirAll(filepath.Join(s.Dir, d), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	cfg := initConfig{
+		Hostname: s.Hostname, Dir: s.Dir, Lower: s.Lower, Cmd: s.Cmd, Env: s.Env, Tty: s.Tty,
+		Binds: [][2]string{
+			{s.Hosts, "/etc/hosts"}, {s.HostnameFile, "/etc/hostname"}, {s.ResolvConf, "/etc/resolv.conf"},
+		},
+	}
+	js, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	rd, wr, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
+	if s.PidNS == "" && !s.PidHost {
+		flags |= unix.CLONE_NEWPID
+	}
+	cmd := &exec.Cmd{
+		Path:       exe,
+		Args:       []string{"nslab", "__init"},
+		Env:        []string{envInitConfig + "=" + string(js)},
+		Stdin:      s.Stdin,
+		Stdout:     s.Stdout,
+		Stderr:     s.Stderr,
+		ExtraFiles: []*os.File{wr},
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: flags,
+			Setsid:     true,
+			Setctty:    s.Tty,
+			Ctty:       0,
+		},
+	}
+	err = forkIn(s.NetNS, s.PidNS, cmd)
+	wr.Close()
+	if err != nil {
+		return nil, fmt.Errorf("start container init: %w", err)
+	}
+	msg, _ := io.ReadAll(rd)
+	if len(msg) > 0 {
+		cmd.Wait()
+		return nil, fmt.Errorf("%s", strings.TrimSpace(string(msg)))
+	}
+	return cmd, nil
+}
+
+// forkIn starts cmd from an OS thread that has joined the given network
+// and pid namespaces, so the child is born in them. setns(CLONE_NEWPID)
+// changes only the namespace of the thread's future children. The thread is
+// switched back to the process's own namespaces afterwards; if that fails it
+// stays locked and the runtime discards it.
+func forkIn(netPath, pidPath string, cmd *exec.Cmd) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		var restore []func() error
+		join := func(path string, nstype int, self string) error {
+			orig, err := os.Open(self)
+			if err != nil {
+				return err
+			}
+			target, err := os.Open(path)
+			if err != nil {
+				orig.Close()
+				return fmt.Errorf("open namespace %s: %w", path, err)
+			}
+			defer target.Close()
+			if err := unix.Setns(int(target.Fd()), nstype); err != nil {
+				orig.Close()
+				return fmt.Errorf("join namespace %s: %w", path, err)
+			}
+			restore = append(restore, func() error {
+				defer orig.Close()
+				return unix.Setns(int(orig.Fd()), nstype)
+			})
+			return nil
+		}
+		err := func() error {
+			if netPath != "" {
+				if err := join(netPath, unix.CLONE_NEWNET, fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())); err != nil {
+					return err
+				}
+			}
+			if pidPath != "" {
+				// The process's active pid namespace, not the thread's
+				// pid_for_children, is where the thread must return.
+				if err := join(pidPath, unix.CLONE_NEWPID, "/proc/self/ns/pid"); err != nil {
+					return err
+				}
+			}
+			return cmd.Start()
+		}()
+		for i := len(restore) - 1; i >= 0; i-- {
+			if rerr := restore[i](); rerr != nil {
+				errc <- errors.Join(err, fmt.Errorf("restore namespaces (terminating OS thread): %w", rerr))
+				return
+			}
+		}
+		runtime.UnlockOSThread()
+		errc <- err
+	}()
+	return <-errc
+}
+
+// IsInit reports whether this process is a container init helper.
+func IsInit() bool { return os.Getenv(envInitConfig) != "" }
+
+// Init is the body of the init helper. It does not return on success: the
+// container's command replaces it. On failure it reports on fd 3 and exits.
+func Init() {
+	status := os.NewFile(3, "status")
+	unix.CloseOnExec(3)
+	fail := func(format string, a ...any) {
+		fmt.Fprintf(status, format, a...)
+		os.Exit(127)
+	}
+	var cfg initConfig
+	if err := json.Unmarshal([]byte(os.Getenv(envInitConfig)), &cfg); err != nil {
+		fail("bad init config: %v", err)
+	}
+	if err := setupRoot(cfg); err != nil {
+		fail("container root: %v", err)
+	}
+	if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
+		fail("set hostname: %v", err)
+	}
+	env := []string{
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"HOSTNAME=" + cfg.Hostname,
+		"HOME=/root",
+	}
+	if cfg.Tty {
+		env = append(env, "TERM=xterm")
+	}
+	env = append(env, cfg.Env...)
+	if len(cfg.Cmd) == 0 {
+		fail("no command specified")
+	}
+	os.Clearenv()
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		os.Setenv(k, v)
+	}
+	path, err := exec.LookPath(cfg.Cmd[0])
+	if err != nil {
+		fail("exec: %q: executable file not found in $PATH", cfg.Cmd[0])
+	}
+	err = unix.Exec(path, cfg.Cmd, env)
+	fail("exec %s: %v", cfg.Cmd[0], err)
+}
+
+func setupRoot(cfg initConfig) error {
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make / private: %w", err)
+	}
+	root := filepath.Join(cfg.Dir, "rootfs")
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", cfg.Lower, filepath.Join(cfg.Dir, "upper"), filepath.Join(cfg.Dir, "work"))
+	if err := unix.Mount("overlay", root, "overlay", 0, opts); err != nil {
+		return fmt.Errorf("mount overlay on %s: %w", root, err)
+	}
+	mnt := func(src, target, fstype string, flags uintptr, data string) error {
+		t := filepath.Join(root, target)
+		if err := os.MkdirAll(t, 0o755); err != nil {
+			return err
+		}
+		if err := unix.Mount(src, t, fstype, flags, data); err != nil {
+			return fmt.Errorf("mount %s on %s: %w", fstype, target, err)
+		}
+		return nil
+	}
+	if err := mnt("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return err
+	}
+	if err := mnt("sysfs", "/sys", "sysfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC|unix.MS_RDONLY, ""); err != nil {
+		return err
+	}
+	if err := mnt("tmpfs", "/dev", "tmpfs", unix.MS_NOSUID, "mode=755"); err != nil {
+		return err
+	}
+	for _, d := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
+		t := filepath.Join(root, "dev", d)
+		if err := os.WriteFile(t, nil, 0o666); err != nil {
+			return err
+		}
+		if err := unix.Mount("/dev/"+d, t, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("bind /dev/%s: %w", d, err)
+		}
+	}
+	if err := mnt("/dev/pts", "/dev/pts", "", unix.MS_BIND, ""); err != nil {
+		return err
+	}
+	if err := mnt("shm", "/dev/shm", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777"); err != nil {
+		return err
+	}
+	for name, target := range map[string]string{
+		"ptmx": "pts/ptmx", "fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
+		"stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2",
+	} {
+		os.Symlink(target, filepath.Join(root, "dev", name))
+	}
+	for _, b := range cfg.Binds {
+		if b[0] == "" {
+			continue
+		}
+		t := filepath.Join(root, b[1])
+		os.MkdirAll(filepath.Dir(t), 0o755)
+		if _, err := os.Lstat(t); err != nil {
+			if err := os.WriteFile(t, nil, 0o644); err != nil {
+				return err
+			}
+		} else if fi, _ := os.Lstat(t); fi.Mode()&os.ModeSymlink != 0 {
+			// The multitool's /etc/resolv.conf may be a link into
+			// the real /run: replace it in the writable layer.
+			os.Remove(t)
+			os.WriteFile(t, nil, 0o644)
+		}
+		if err := unix.Mount(b[0], t, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("bind %s on %s: %w", b[0], b[1], err)
+		}
+	}
+	old := filepath.Join(root, ".oldroot")
+	if err := os.MkdirAll(old, 0o700); err != nil {
+		return err
+	}
+	if err := unix.PivotRoot(root, old); err != nil {
+		return fmt.Errorf("pivot_root: %w", err)
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return err
+	}
+	if err := unix.Unmount("/.oldroot", unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("unmount old root: %w", err)
+	}
+	os.Remove("/.oldroot")
+	return nil
+}

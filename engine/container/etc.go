@@ -1,0 +1,51 @@
+package container
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// HostsFile renders /etc/hosts as Docker (before v28) writes it: localhost,
+// the IPv6 well-known names, then one line per address of the container.
+// Containers on the default bridge get no entries for each other: that is
+// why `ping nstest` fails there.
+func HostsFile(hostname string, addrs []netip.Addr) string {
+	var b strings.Builder
+	b.WriteString("127.0.0.1\tlocalhost\n")
+	b.WriteString("::1\tlocalhost ip6-localhost ip6-loopback\n")
+	b.WriteString("fe00::0\tip6-localnet\n")
+	b.WriteString("ff00::0\tip6-mcastprefix\n")
+	b.WriteString("ff02::1\tip6-allnodes\n")
+	b.WriteString("ff02::2\tip6-allrouters\n")
+	for _, a := range addrs {
+		fmt.Fprintf(&b, "%s\t%s\n", a, hostname)
+	}
+	return b.String()
+}
+
+// LegacyResolvConf transforms the lab host's resolv.conf for a container on
+// a network without the embedded resolver (the default bridge, none): search
+// and options lines are kept, loopback nameservers are dropped (they would
+// point at the container itself), and so are IPv6 ones because these
+// networks have no IPv6. If nothing is left, Docker's defaults are used.
+func LegacyResolvConf(host string) string {
+	var out []string
+	servers := 0
+	for _, line := range strings.Split(host, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "nameserver" {
+			a, err := netip.ParseAddr(f[1])
+			if err != nil || a.IsLoopback() || !a.Is4() {
+				continue
+			}
+			servers++
+		}
+		out = append(out, line)
+	}
+	s := strings.TrimRight(strings.Join(out, "\n"), "\n") + "\n"
+	if servers == 0 {
+		s += "# Used default nameservers.\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n"
+	}
+	return strings.TrimLeft(s, "\n")
+}

@@ -1,0 +1,52 @@
+package container
+
+import (
+	"net/netip"
+	"testing"
+)
+
+func TestHostsFile(t *testing.T) {
+	got := HostsFile("1a2b3c4d5e6f", []netip.Addr{netip.MustParseAddr("172.17.0.2")})
+	want := "127.0.0.1\tlocalhost\n" +
+		"::1\tlocalhost ip6-localhost ip6-loopback\n" +
+		"fe00::0\tip6-localnet\n" +
+		"ff00::0\tip6-mcastprefix\n" +
+		"ff02::1\tip6-allnodes\n" +
+		"ff02::2\tip6-allrouters\n" +
+		"172.17.0.2\t1a2b3c4d5e6f\n"
+	if got != want {
+		t.Errorf("HostsFile:\n%s\nwant:\n%s", got, want)
+	}
+	if got := HostsFile("x", nil); len(got) == 0 || got[len(got)-1] != '\n' {
+		t.Errorf("HostsFile with no address = %q", got)
+	}
+}
+
+func TestLegacyResolvConf(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{
+			"loopback removed, options kept",
+			"nameserver 127.0.0.53\nnameserver 203.0.113.53\nsearch lab.test\noptions edns0 trust-ad\n",
+			"nameserver 203.0.113.53\nsearch lab.test\noptions edns0 trust-ad\n",
+		},
+		{
+			"ipv6 removed",
+			"nameserver 2001:db8::53\nnameserver 198.51.100.53\n",
+			"nameserver 198.51.100.53\n",
+		},
+		{
+			"nothing left: Docker's defaults",
+			"nameserver 127.0.0.1\noptions ndots:2\n",
+			"options ndots:2\n# Used default nameservers.\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n",
+		},
+		{
+			"comments survive",
+			"# lab host\nnameserver 203.0.113.53\n",
+			"# lab host\nnameserver 203.0.113.53\n",
+		},
+	} {
+		if got := LegacyResolvConf(tc.in); got != tc.want {
+			t.Errorf("%s:\n got %q\nwant %q", tc.name, got, tc.want)
+		}
+	}
+}

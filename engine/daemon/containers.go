@@ -1,0 +1,808 @@
+package daemon
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/creack/pty"
+	"github.com/nslab/nslab/engine/api"
+	"github.com/nslab/nslab/engine/bridge"
+	"github.com/nslab/nslab/engine/container"
+	"github.com/nslab/nslab/engine/labhost"
+	"github.com/nslab/nslab/engine/netns"
+)
+
+// Container is one container's state.
+type Container struct {
+	ID          string
+	Name        string
+	Image       string
+	Cmd         []string
+	Hostname    string
+	Tty         bool
+	OpenStdin   bool
+	AutoRemove  bool
+	NetworkMode string // bridge, host, none, container:<id>
+	PidMode     string // "", host, container:<id>
+	Created     time.Time
+	StartedAt   time.Time
+	FinishedAt  time.Time
+	Status      string // created, running, exited
+	Pid         int
+	ExitCode    int
+	SandboxID   string
+	SandboxKey  string // pinned netns, empty for host and container modes
+	Endpoints   []*Endpoint
+	Dir         string
+
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when the process has been reaped
+	output sync.WaitGroup
+}
+
+// Endpoint is a container's attachment to a bridge network.
+type Endpoint struct {
+	NetworkID  string
+	Network    string
+	EndpointID string
+	HostVeth   string
+	IfName     string
+	Addr       netip.Prefix
+	Gateway    netip.Addr
+	MAC        string
+}
+
+func (c *Container) running() bool { return c.Status == "running" }
+
+func (c *Container) file(name string) string { return filepath.Join(c.Dir, name) }
+
+// LogPath is the json-file log, as Docker keeps <id>-json.log.
+func (c *Container) LogPath() string { return c.file(c.ID + "-json.log") }
+
+var validName = regexp.MustCompile(`^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
+
+// container finds a container by name, full ID or unique ID prefix. Call
+// with d.mu held.
+func (d *Daemon) container(ref string) (*Container, error) {
+	ref = strings.TrimPrefix(ref, "/")
+	if ref == "" {
+		return nil, errors.New("no container name given")
+	}
+	for _, c := range d.containers {
+		if c.Name == ref || c.ID == ref {
+			return c, nil
+		}
+	}
+	var found *Container
+	for _, c := range d.containers {
+		if strings.HasPrefix(c.ID, ref) {
+			if found != nil {
+				return nil, fmt.Errorf("multiple IDs found with provided prefix: %s", ref)
+			}
+			found = c
+		}
+	}
+	if found == nil {
+		return nil, fmt.Errorf("No such container: %s", ref)
+	}
+	return found, nil
+}
+
+// create validates a run request and records the container. Nothing is
+// changed when it fails. Call with d.mu held.
+func (d *Daemon) create(o RunOptions) (*Container, error) {
+	img, err := d.images.Get(o.Image)
+	if err != nil {
+		return nil, err
+	}
+	c := &Container{
+		ID: container.NewID(), Image: o.Image, Cmd: o.Cmd, Tty: o.Tty, OpenStdin: o.Interactive,
+		AutoRemove: o.AutoRemove, Created: time.Now(), Status: "created", exited: make(chan struct{}),
+	}
+	if len(c.Cmd) == 0 {
+		c.Cmd = img.Cmd
+	}
+	c.Name = strings.TrimPrefix(o.Name, "/")
+	if o.Name != "" {
+		if !validName.MatchString(o.Name) {
+			return nil, fmt.Errorf("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", o.Name)
+		}
+		for _, other := range d.containers {
+			if other.Name == c.Name {
+				return nil, fmt.Errorf("Conflict. The container name \"/%s\" is already in use by container \"%s\". You have to remove (or rename) that container to be able to reuse that name.", c.Name, other.ID)
+			}
+		}
+	} else {
+		c.Name = d.randomName()
+	}
+	c.Hostname = c.ID[:12]
+	if o.Hostname != "" {
+		c.Hostname = o.Hostname
+	}
+
+	mode := o.Network
+	if mode == "" || mode == "default" {
+		mode = "bridge"
+	}
+	switch {
+	case strings.HasPrefix(mode, "container:"):
+		if o.Hostname != "" {
+			return nil, errors.New("conflicting options: hostname and the network mode")
+		}
+		x, err := d.joinTarget(strings.TrimPrefix(mode, "container:"), "network namespace")
+		if err != nil {
+			return nil, err
+		}
+		c.NetworkMode = "container:" + x.ID
+		c.Hostname = x.Hostname
+	case mode == "host":
+		c.NetworkMode = "host"
+		if o.Hostname == "" {
+			c.Hostname = labhost.Hostname
+		}
+	case mode == "none":
+		c.NetworkMode = "none"
+	default:
+		n, err := d.network(mode)
+		if err != nil {
+			return nil, err
+		}
+		if n.Driver != "bridge" {
+			return nil, fmt.Errorf("network %s is not a bridge network", mode)
+		}
+		c.NetworkMode = n.Name
+	}
+	switch p := o.Pid; {
+	case p == "":
+	case p == "host":
+		c.PidMode = "host"
+	case strings.HasPrefix(p, "container:"):
+		x, err := d.joinTarget(strings.TrimPrefix(p, "container:"), "PID")
+		if err != nil {
+			return nil, err
+		}
+		c.PidMode = "container:" + x.ID
+	default:
+		return nil, fmt.Errorf("invalid --pid: %q: use host or container:<name|id>", p)
+	}
+	c.Dir = filepath.Join(d.dir, "containers", c.ID)
+	d.containers[c.ID] = c
+	return c, nil
+}
+
+// joinTarget checks that a container named for container:X exists and runs.
+func (d *Daemon) joinTarget(ref, what string) (*Container, error) {
+	if ref == "" {
+		return nil, fmt.Errorf("invalid container:<name|id> value: no container named")
+	}
+	x, err := d.container(ref)
+	if err != nil {
+		return nil, err
+	}
+	if !x.running() {
+		return nil, fmt.Errorf("cannot join %s of a non running container: %s", what, ref)
+	}
+	return x, nil
+}
+
+var adjectives = strings.Fields("admiring brave clever dazzling eager festive gallant happy jolly keen loving modest nifty peaceful quirky relaxed serene tender upbeat vibrant wizardly youthful zealous")
+var surnames = strings.Fields("babbage bohr cerf curie dijkstra euler faraday hopper kahn lamarr liskov lovelace mccarthy noether pike postel ritchie shannon thompson torvalds turing wozniak")
+
+func (d *Daemon) randomName() string {
+	for i := 0; ; i++ {
+		b := []byte(container.NewID())
+		n := adjectives[int(b[0])%len(adjectives)] + "_" + surnames[int(b[1])%len(surnames)]
+		if i > 20 {
+			n += "_" + string(b[2:4])
+		}
+		if _, err := d.container(n); err != nil {
+			return n
+		}
+	}
+}
+
+// start wires the container's network and starts its process. On failure
+// everything it made is undone. Call with d.mu held.
+func (d *Daemon) start(c *Container, stdin, stdout, stderr *os.File) (err error) {
+	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
+		return err
+	}
+	var undo []func()
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+		}
+	}()
+	spec := container.Spec{
+		Hostname: c.Hostname, Dir: c.Dir, Cmd: c.Cmd, Tty: c.Tty,
+		Stdin: stdin, Stdout: stdout, Stderr: stderr,
+		Hosts: c.file("hosts"), HostnameFile: c.file("hostname"), ResolvConf: c.file("resolv.conf"),
+	}
+	img, err := d.images.Get(c.Image)
+	if err != nil {
+		return err
+	}
+	spec.Lower = img.Lower
+
+	var addrs []netip.Addr
+	switch {
+	case c.NetworkMode == "host":
+		hosts, _ := os.ReadFile("/etc/hosts")
+		resolv, _ := os.ReadFile("/etc/resolv.conf")
+		if err := writeFiles(c, string(hosts), string(resolv)); err != nil {
+			return err
+		}
+	case strings.HasPrefix(c.NetworkMode, "container:"):
+		x, err := d.container(strings.TrimPrefix(c.NetworkMode, "container:"))
+		if err != nil || !x.running() {
+			return fmt.Errorf("cannot join network namespace of a non running container: %s", strings.TrimPrefix(c.NetworkMode, "container:"))
+		}
+		spec.NetNS = fmt.Sprintf("/proc/%d/ns/net", x.Pid)
+		spec.Hosts, spec.HostnameFile, spec.ResolvConf = x.file("hosts"), x.file("hostname"), x.file("resolv.conf")
+	default:
+		c.SandboxID = container.NewID()
+		c.SandboxKey = filepath.Join(d.dir, "netns", c.SandboxID[:12])
+		if err := netns.Create(c.SandboxKey); err != nil {
+			return err
+		}
+		undo = append(undo, func() { netns.Remove(c.SandboxKey); c.SandboxKey = "" })
+		spec.NetNS = c.SandboxKey
+		if err := netns.Do(c.SandboxKey, disableIPv6); err != nil {
+			return err
+		}
+		if c.NetworkMode == "none" {
+			if err := netns.LoopbackUp(c.SandboxKey); err != nil {
+				return err
+			}
+		} else {
+			n := d.networkByName(c.NetworkMode)
+			ep, err := d.attach(c, n)
+			if err != nil {
+				return err
+			}
+			undo = append(undo, func() { d.detach(c, ep) })
+			addrs = append(addrs, ep.Addr.Addr())
+		}
+		host, _ := os.ReadFile("/etc/resolv.conf")
+		if err := writeFiles(c, container.HostsFile(c.Hostname, addrs), container.LegacyResolvConf(string(host))); err != nil {
+			return err
+		}
+	}
+	switch c.PidMode {
+	case "host":
+		spec.PidHost = true
+	case "":
+	default:
+		x, err := d.container(strings.TrimPrefix(c.PidMode, "container:"))
+		if err != nil || !x.running() {
+			return fmt.Errorf("cannot join PID of a non running container: %s", strings.TrimPrefix(c.PidMode, "container:"))
+		}
+		spec.PidNS = fmt.Sprintf("/proc/%d/ns/pid", x.Pid)
+	}
+	cmd, err := container.Start(spec)
+	if err != nil {
+		return err
+	}
+	c.cmd = cmd
+	c.Pid = cmd.Process.Pid
+	c.Status = "running"
+	c.StartedAt = time.Now()
+	c.exited = make(chan struct{})
+	go d.reap(c)
+	return nil
+}
+
+func writeFiles(c *Container, hosts, resolv string) error {
+	for name, body := range map[string]string{
+		"hosts": hosts, "hostname": c.Hostname + "\n", "resolv.conf": resolv,
+	} {
+		if err := os.WriteFile(c.file(name), []byte(body), 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func disableIPv6() error {
+	// The notes' containers have no IPv6: no ::1 on lo, no fe80:: on eth0.
+	for _, k := range []string{"net/ipv6/conf/all/disable_ipv6", "net/ipv6/conf/default/disable_ipv6"} {
+		if err := labhost.SetSysctl(k, "1"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// attach allocates an address on n and wires a veth for it. Call with d.mu
+// held.
+func (d *Daemon) attach(c *Container, n *Network) (*Endpoint, error) {
+	ip, err := n.pool.Allocate()
+	if err != nil {
+		return nil, fmt.Errorf("no available IPv4 addresses on network %s: %w", n.Name, err)
+	}
+	ep := &Endpoint{
+		NetworkID: n.ID, Network: n.Name, EndpointID: newNetworkID(), HostVeth: bridge.VethName(),
+		IfName: fmt.Sprintf("eth%d", len(c.Endpoints)), Addr: netip.PrefixFrom(ip, n.Subnet.Bits()),
+		Gateway: n.Gateway, MAC: bridge.MAC(ip).String(),
+	}
+	br, err := d.nl.LinkByName(n.Bridge)
+	if err != nil {
+		n.pool.Release(ip)
+		return nil, fmt.Errorf("bridge %q of network %s: %w", n.Bridge, n.Name, err)
+	}
+	if err := bridge.Attach(d.nl, br, c.SandboxKey, bridge.Endpoint{
+		HostVeth: ep.HostVeth, IfName: ep.IfName, Addr: ep.Addr, Gateway: ep.Gateway, MTU: n.MTU,
+	}); err != nil {
+		n.pool.Release(ip)
+		return nil, err
+	}
+	c.Endpoints = append(c.Endpoints, ep)
+	return ep, nil
+}
+
+// detach releases an endpoint's address and deletes its veth. Call with
+// d.mu held.
+func (d *Daemon) detach(c *Container, ep *Endpoint) {
+	if n, ok := d.networks[ep.NetworkID]; ok && n.pool != nil {
+		if err := n.pool.Release(ep.Addr.Addr()); err != nil {
+			log.Printf("container %s: %v", c.Name, err)
+		}
+	}
+	for i, e := range c.Endpoints {
+		if e == ep {
+			c.Endpoints = append(c.Endpoints[:i], c.Endpoints[i+1:]...)
+			break
+		}
+	}
+}
+
+// reap waits for the container's first process and releases its network,
+// as Docker deletes a stopped container's endpoints.
+func (d *Daemon) reap(c *Container) {
+	err := c.cmd.Wait()
+	c.output.Wait()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c.Status = "exited"
+	c.FinishedAt = time.Now()
+	c.ExitCode = 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			c.ExitCode = 128 + int(ws.Signal())
+		} else {
+			c.ExitCode = ee.ExitCode()
+		}
+	}
+	d.releaseNetwork(c)
+	close(c.exited)
+	if c.AutoRemove {
+		d.remove(c)
+	}
+	d.saveState()
+}
+
+// releaseNetwork frees addresses and unpins the netns; the kernel destroys
+// the namespace and its veths. Call with d.mu held.
+func (d *Daemon) releaseNetwork(c *Container) {
+	for len(c.Endpoints) > 0 {
+		d.detach(c, c.Endpoints[0])
+	}
+	if c.SandboxKey != "" {
+		if err := netns.Remove(c.SandboxKey); err != nil {
+			log.Printf("container %s: %v", c.Name, err)
+		}
+		c.SandboxKey = ""
+		c.SandboxID = ""
+	}
+	c.Pid = 0
+}
+
+// remove forgets a stopped container and deletes its files. Call with d.mu
+// held.
+func (d *Daemon) remove(c *Container) {
+	delete(d.containers, c.ID)
+	os.RemoveAll(c.Dir)
+}
+
+// handleRun creates and starts a container. An attached run keeps the
+// connection open and sends the exit code as a second response.
+func (d *Daemon) handleRun(s *api.ServerConn) {
+	var o RunOptions
+	if err := s.Decode(&o); err != nil {
+		s.Reply(nil, err)
+		return
+	}
+	d.mu.Lock()
+	c, err := d.create(o)
+	if err != nil {
+		d.mu.Unlock()
+		s.Reply(nil, err)
+		return
+	}
+	stdin, stdout, stderr, closers, err := d.stdio(c, o, s.Files)
+	if err == nil {
+		err = d.start(c, stdin, stdout, stderr)
+	}
+	for _, f := range closers {
+		f.Close()
+	}
+	if err != nil {
+		d.remove(c)
+		d.mu.Unlock()
+		s.Reply(nil, err)
+		return
+	}
+	d.saveState()
+	exited := c.exited
+	d.mu.Unlock()
+	s.Reply(RunResult{ID: c.ID}, nil)
+	if o.Detach {
+		return
+	}
+	<-exited
+	code := c.ExitCode
+	s.Reply(RunResult{ID: c.ID, ExitCode: &code}, nil)
+}
+
+// stdio prepares the container's standard streams. Detached containers
+// write to the json log through pipes (or a pty with -t). Attached ones get
+// the caller's files: the log is teed from pipes to them, or, with -t, the
+// caller's pty slave is used as it is. It returns the files to close in the
+// daemon once the process has started.
+func (d *Daemon) stdio(c *Container, o RunOptions, passed []*os.File) (stdin, stdout, stderr *os.File, closers []*os.File, err error) {
+	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	logf, err := os.OpenFile(c.LogPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	lw := &jsonLog{f: logf}
+	devnull, _ := os.Open(os.DevNull)
+	closers = append(closers, devnull)
+	stdin = devnull
+	switch {
+	case !o.Detach && o.Tty:
+		if len(passed) < 1 {
+			return nil, nil, nil, nil, errors.New("attached run with a terminal needs the terminal")
+		}
+		logf.Close()
+		return passed[0], passed[0], passed[0], append(closers, passed...), nil
+	case o.Tty:
+		master, slave, err := pty.Open()
+		if err != nil {
+			return nil, nil, nil, nil, fmt.Errorf("allocate pty: %w", err)
+		}
+		c.output.Add(1)
+		go func() {
+			defer c.output.Done()
+			defer logf.Close()
+			defer master.Close()
+			lw.copy("stdout", master, nil)
+		}()
+		return slave, slave, slave, append(closers, slave), nil
+	}
+	var outs [2]*os.File
+	if !o.Detach {
+		if len(passed) < 2 {
+			return nil, nil, nil, nil, errors.New("attached run needs stdout and stderr")
+		}
+		outs = [2]*os.File{passed[0], passed[1]}
+		if o.Interactive && len(passed) > 2 {
+			stdin = passed[2]
+		}
+	}
+	var wends [2]*os.File
+	var pending sync.WaitGroup
+	for i, stream := range []string{"stdout", "stderr"} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		wends[i] = w
+		closers = append(closers, w)
+		pending.Add(1)
+		c.output.Add(1)
+		go func(stream string, r, tee *os.File) {
+			defer c.output.Done()
+			defer pending.Done()
+			defer r.Close()
+			lw.copy(stream, r, tee)
+		}(stream, r, outs[i])
+	}
+	go func() {
+		pending.Wait()
+		logf.Close()
+		for _, f := range passed {
+			f.Close()
+		}
+	}()
+	return stdin, wends[0], wends[1], closers, nil
+}
+
+// jsonLog writes Docker's json-file log format, one object per chunk.
+type jsonLog struct {
+	mu sync.Mutex
+	f  *os.File
+}
+
+func (l *jsonLog) copy(stream string, r io.Reader, tee io.Writer) {
+	buf := make([]byte, 32*1024)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			if tee != nil {
+				tee.Write(buf[:n])
+			}
+			b, _ := json.Marshal(struct {
+				Log    string `json:"log"`
+				Stream string `json:"stream"`
+				Time   string `json:"time"`
+			}{string(buf[:n]), stream, time.Now().UTC().Format(time.RFC3339Nano)})
+			l.mu.Lock()
+			l.f.Write(append(b, '\n'))
+			l.mu.Unlock()
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func init() {
+	handlers["ps"] = func(d *Daemon, s *api.ServerConn) (any, error) {
+		var req NameRequest
+		if err := s.Decode(&req); err != nil {
+			return nil, err
+		}
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		var out []PsEntry
+		for _, c := range d.containers {
+			if !req.All && !c.running() {
+				continue
+			}
+			out = append(out, PsEntry{
+				ID: c.ID, Image: c.Image, Command: strings.Join(c.Cmd, " "), Created: c.Created,
+				Status: c.Status, Names: c.Name, Running: c.running(), ExitCode: c.ExitCode,
+				Finished: c.FinishedAt, Started: c.StartedAt,
+			})
+		}
+		return out, nil
+	}
+	handlers["inspect"] = func(d *Daemon, s *api.ServerConn) (any, error) {
+		var req NameRequest
+		if err := s.Decode(&req); err != nil {
+			return nil, err
+		}
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		var out []any
+		for _, ref := range req.Names {
+			c, err := d.container(ref)
+			if err != nil {
+				if n, nerr := d.network(ref); nerr == nil {
+					out = append(out, d.networkJSON(n))
+					continue
+				}
+				return nil, err
+			}
+			out = append(out, d.containerJSON(c))
+		}
+		return out, nil
+	}
+	handlers["exec-info"] = func(d *Daemon, s *api.ServerConn) (any, error) {
+		var req NameRequest
+		if err := s.Decode(&req); err != nil || len(req.Names) != 1 {
+			return nil, errors.New("exec needs exactly one container")
+		}
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		c, err := d.container(req.Names[0])
+		if err != nil {
+			return nil, err
+		}
+		if !c.running() {
+			return nil, fmt.Errorf("container %s is not running", c.ID)
+		}
+		return ExecInfo{ID: c.ID, Pid: c.Pid, Hostname: c.Hostname}, nil
+	}
+	handlers["logs"] = func(d *Daemon, s *api.ServerConn) (any, error) {
+		var req NameRequest
+		if err := s.Decode(&req); err != nil || len(req.Names) != 1 {
+			return nil, errors.New("logs needs exactly one container")
+		}
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		c, err := d.container(req.Names[0])
+		if err != nil {
+			return nil, err
+		}
+		return c.LogPath(), nil
+	}
+	handlers["kill"] = func(d *Daemon, s *api.ServerConn) (any, error) {
+		var req NameRequest
+		if err := s.Decode(&req); err != nil {
+			return nil, err
+		}
+		sig := syscall.Signal(req.Signal)
+		if sig == 0 {
+			sig = syscall.SIGKILL
+		}
+		return d.eachContainer(req.Names, func(c *Container) error {
+			if !c.running() {
+				return fmt.Errorf("cannot kill container: %s: container %s is not running", c.Name, c.ID)
+			}
+			return c.cmd.Process.Signal(sig)
+		})
+	}
+	handlers["stop"] = func(d *Daemon, s *api.ServerConn) (any, error) {
+		var req NameRequest
+		if err := s.Decode(&req); err != nil {
+			return nil, err
+		}
+		return d.eachContainer(req.Names, func(c *Container) error {
+			d.stop(c, time.Duration(req.Timeout)*time.Second)
+			return nil
+		})
+	}
+	handlers["rm"] = func(d *Daemon, s *api.ServerConn) (any, error) {
+		var req NameRequest
+		if err := s.Decode(&req); err != nil {
+			return nil, err
+		}
+		return d.eachContainer(req.Names, func(c *Container) error {
+			if c.running() {
+				if !req.Force {
+					return fmt.Errorf("cannot remove container \"/%s\": container is running: stop the container before removing or force remove", c.Name)
+				}
+				d.stop(c, 0)
+			}
+			d.mu.Lock()
+			d.remove(c)
+			d.saveState()
+			d.mu.Unlock()
+			return nil
+		})
+	}
+}
+
+// eachContainer applies fn to each named container, without holding d.mu,
+// and collects the names it succeeded for and the errors.
+func (d *Daemon) eachContainer(names []string, fn func(*Container) error) (any, error) {
+	var done []string
+	var errs []string
+	for _, ref := range names {
+		d.mu.Lock()
+		c, err := d.container(ref)
+		d.mu.Unlock()
+		if err == nil {
+			err = fn(c)
+		}
+		if err != nil {
+			errs = append(errs, err.Error())
+			continue
+		}
+		done = append(done, ref)
+	}
+	if len(errs) > 0 {
+		return done, errors.New(strings.Join(errs, "\n"))
+	}
+	return done, nil
+}
+
+// stop sends SIGTERM, waits up to timeout, then SIGKILL, and waits for the
+// process to be reaped. A PID 1 without a SIGTERM handler ignores SIGTERM,
+// which is why `docker stop` of a busybox shell takes the full 10 s.
+func (d *Daemon) stop(c *Container, timeout time.Duration) {
+	d.mu.Lock()
+	if !c.running() {
+		d.mu.Unlock()
+		return
+	}
+	p, exited := c.cmd.Process, c.exited
+	d.mu.Unlock()
+	if timeout > 0 {
+		p.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+			return
+		case <-time.After(timeout):
+		}
+	}
+	p.Kill()
+	<-exited
+}
+
+// containerJSON renders `inspect` in Docker's shape (the fields the labs and
+// the notes use). Call with d.mu held.
+func (d *Daemon) containerJSON(c *Container) ordered {
+	networks := map[string]any{}
+	ns := ordered{
+		{"Bridge", ""}, {"SandboxID", c.SandboxID}, {"SandboxKey", c.SandboxKey},
+		{"Ports", map[string]any{}},
+	}
+	var primary *Endpoint
+	for _, ep := range c.Endpoints {
+		if primary == nil {
+			primary = ep
+		}
+		networks[ep.Network] = ordered{
+			{"IPAMConfig", nil}, {"Links", nil}, {"Aliases", nil}, {"MacAddress", ep.MAC},
+			{"NetworkID", ep.NetworkID}, {"EndpointID", ep.EndpointID}, {"Gateway", ep.Gateway.String()},
+			{"IPAddress", ep.Addr.Addr().String()}, {"IPPrefixLen", ep.Addr.Bits()},
+			{"IPv6Gateway", ""}, {"GlobalIPv6Address", ""}, {"GlobalIPv6PrefixLen", 0}, {"DNSNames", nil},
+		}
+	}
+	if (c.NetworkMode == "host" || c.NetworkMode == "none") && c.running() {
+		if n := d.networkByName(c.NetworkMode); n != nil {
+			networks[c.NetworkMode] = ordered{
+				{"IPAMConfig", nil}, {"Links", nil}, {"Aliases", nil}, {"MacAddress", ""},
+				{"NetworkID", n.ID}, {"EndpointID", ""}, {"Gateway", ""}, {"IPAddress", ""},
+				{"IPPrefixLen", 0}, {"IPv6Gateway", ""}, {"GlobalIPv6Address", ""}, {"GlobalIPv6PrefixLen", 0}, {"DNSNames", nil},
+			}
+		}
+	}
+	gw, ip, plen, mac := "", "", 0, ""
+	if primary != nil && primary.Network == "bridge" {
+		gw, ip, plen, mac = primary.Gateway.String(), primary.Addr.Addr().String(), primary.Addr.Bits(), primary.MAC
+	}
+	ns = append(ns, ordered{
+		{"Gateway", gw}, {"IPAddress", ip}, {"IPPrefixLen", plen}, {"MacAddress", mac},
+		{"Networks", networks},
+	}...)
+	ts := func(t time.Time) string {
+		if t.IsZero() {
+			return "0001-01-01T00:00:00Z"
+		}
+		return t.UTC().Format(time.RFC3339Nano)
+	}
+	path, args := "", []string{}
+	if len(c.Cmd) > 0 {
+		path, args = c.Cmd[0], c.Cmd[1:]
+	}
+	hostsPath, resolvPath, hostnamePath := c.file("hosts"), c.file("resolv.conf"), c.file("hostname")
+	if strings.HasPrefix(c.NetworkMode, "container:") {
+		if x, err := d.container(strings.TrimPrefix(c.NetworkMode, "container:")); err == nil {
+			hostsPath, resolvPath, hostnamePath = x.file("hosts"), x.file("resolv.conf"), x.file("hostname")
+		}
+	}
+	return ordered{
+		{"Id", c.ID},
+		{"Created", ts(c.Created)},
+		{"Path", path},
+		{"Args", args},
+		{"State", ordered{
+			{"Status", c.Status}, {"Running", c.running()}, {"Paused", false}, {"Restarting", false},
+			{"OOMKilled", false}, {"Dead", false}, {"Pid", c.Pid}, {"ExitCode", c.ExitCode}, {"Error", ""},
+			{"StartedAt", ts(c.StartedAt)}, {"FinishedAt", ts(c.FinishedAt)},
+		}},
+		{"Image", c.Image},
+		{"ResolvConfPath", resolvPath},
+		{"HostnamePath", hostnamePath},
+		{"HostsPath", hostsPath},
+		{"LogPath", c.LogPath()},
+		{"Name", "/" + c.Name},
+		{"HostConfig", ordered{{"NetworkMode", c.NetworkMode}, {"PidMode", c.PidMode}, {"AutoRemove", c.AutoRemove}}},
+		{"Config", ordered{
+			{"Hostname", c.Hostname}, {"Tty", c.Tty}, {"OpenStdin", c.OpenStdin},
+			{"Cmd", c.Cmd}, {"Image", c.Image},
+		}},
+		{"NetworkSettings", ns},
+	}
+}

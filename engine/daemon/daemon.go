@@ -1,0 +1,199 @@
+// Package daemon is the engine's dockerd: one process per lab host that owns
+// the state (networks, containers, addresses) and everything that must
+// outlive a single CLI call (container processes and their logs). The CLI
+// talks to it over a unix socket in the lab host's state directory (package
+// api).
+//
+// The data path for a container reads one way:
+// CLI → daemon → ipam → netns → bridge → firewall → container.
+package daemon
+
+import (
+	"encoding/json"
+	"fmt"
+	"log"
+	"net"
+	"net/netip"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/nslab/nslab/engine/api"
+	"github.com/nslab/nslab/engine/bridge"
+	"github.com/nslab/nslab/engine/firewall"
+	"github.com/nslab/nslab/engine/image"
+	"github.com/nslab/nslab/engine/ipam"
+	"github.com/nslab/nslab/engine/labhost"
+	"github.com/vishvananda/netlink"
+)
+
+// Docker's default bridge.
+var (
+	DefaultBridgeSubnet = netip.MustParsePrefix("172.17.0.0/16")
+	DefaultBridgeName   = "docker0"
+	DefaultMTU          = 1500
+)
+
+// Daemon is the engine state owner.
+type Daemon struct {
+	dir    string
+	nl     *netlink.Handle
+	images *image.Store
+
+	mu         sync.Mutex
+	networks   map[string]*Network // by ID
+	containers map[string]*Container
+}
+
+// Run starts the daemon in the current lab host and serves until SIGTERM.
+// It writes "ready" on fd 3 once the socket accepts calls.
+func Run() int {
+	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
+	ready := os.NewFile(3, "ready")
+	d, err := New(labhost.StateDir)
+	if err != nil {
+		fmt.Fprintf(ready, "%v\n", err)
+		return 1
+	}
+	os.Remove(labhost.SocketPath)
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: labhost.SocketPath, Net: "unix"})
+	if err != nil {
+		fmt.Fprintf(ready, "listen: %v\n", err)
+		return 1
+	}
+	fmt.Fprintln(ready, "ready")
+	ready.Close()
+	sigc := make(chan os.Signal, 1)
+	signal.Notify(sigc, syscall.SIGTERM, syscall.SIGINT)
+	go func() {
+		<-sigc
+		d.Shutdown()
+		os.Exit(0)
+	}()
+	for {
+		c, err := ln.AcceptUnix()
+		if err != nil {
+			log.Printf("accept: %v", err)
+			continue
+		}
+		go d.serve(c)
+	}
+}
+
+// New sets the lab host up as dockerd does at start: IP forwarding on, the
+// docker0 bridge at 172.17.0.1/16 with MTU 1500, its outbound NAT, and the
+// predefined networks bridge, host and none.
+func New(dir string) (*Daemon, error) {
+	nl, err := netlink.NewHandle()
+	if err != nil {
+		return nil, fmt.Errorf("netlink: %w", err)
+	}
+	d := &Daemon{
+		dir:        dir,
+		nl:         nl,
+		images:     image.NewStore(filepath.Join(dir, "images")),
+		networks:   map[string]*Network{},
+		containers: map[string]*Container{},
+	}
+	if err := labhost.SetSysctl("net/ipv4/ip_forward", "1"); err != nil {
+		return nil, err
+	}
+	pool, err := ipam.NewPool(DefaultBridgeSubnet)
+	if err != nil {
+		return nil, err
+	}
+	gw, err := pool.Allocate()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := bridge.Ensure(nl, DefaultBridgeName, netip.PrefixFrom(gw, DefaultBridgeSubnet.Bits()), DefaultMTU); err != nil {
+		return nil, err
+	}
+	if err := firewall.EnsureMasquerade(DefaultBridgeSubnet, DefaultBridgeName); err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	for _, n := range []*Network{
+		{Name: "bridge", Driver: "bridge", Bridge: DefaultBridgeName, Subnet: DefaultBridgeSubnet, Gateway: gw, pool: pool, Default: true, MTU: DefaultMTU},
+		{Name: "host", Driver: "host"},
+		{Name: "none", Driver: "null"},
+	} {
+		n.ID = newNetworkID()
+		n.Created = now
+		d.networks[n.ID] = n
+	}
+	return d, nil
+}
+
+// Shutdown stops every running container. Kernel objects go with the lab
+// host.
+func (d *Daemon) Shutdown() {
+	d.mu.Lock()
+	var running []*Container
+	for _, c := range d.containers {
+		if c.running() {
+			running = append(running, c)
+		}
+	}
+	d.mu.Unlock()
+	for _, c := range running {
+		c.cmd.Process.Kill()
+		<-c.exited
+	}
+}
+
+type handler func(d *Daemon, s *api.ServerConn) (any, error)
+
+var handlers = map[string]handler{}
+
+func (d *Daemon) serve(c *net.UnixConn) {
+	s, err := api.Accept(c)
+	if err != nil {
+		log.Printf("request: %v", err)
+		c.Close()
+		return
+	}
+	defer s.Close()
+	if s.Req.Op == "run" {
+		d.handleRun(s)
+		return
+	}
+	h, ok := handlers[s.Req.Op]
+	if !ok {
+		s.Reply(nil, fmt.Errorf("unknown operation %q", s.Req.Op))
+		return
+	}
+	out, err := h(d, s)
+	s.Reply(out, err)
+}
+
+// saveState writes the state file atomically, for inspection and debugging.
+// Call with d.mu held.
+func (d *Daemon) saveState() {
+	type state struct {
+		Networks   []*Network
+		Containers []*Container
+	}
+	var st state
+	for _, n := range d.networks {
+		st.Networks = append(st.Networks, n)
+	}
+	for _, c := range d.containers {
+		st.Containers = append(st.Containers, c)
+	}
+	sort.Slice(st.Networks, func(i, j int) bool { return st.Networks[i].Name < st.Networks[j].Name })
+	sort.Slice(st.Containers, func(i, j int) bool { return st.Containers[i].Created.Before(st.Containers[j].Created) })
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		log.Printf("state: %v", err)
+		return
+	}
+	tmp := filepath.Join(d.dir, "state.json.tmp")
+	if err := os.WriteFile(tmp, b, 0o644); err == nil {
+		os.Rename(tmp, filepath.Join(d.dir, "state.json"))
+	}
+}

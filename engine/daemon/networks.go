@@ -1,0 +1,172 @@
+package daemon
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/nslab/nslab/engine/api"
+	"github.com/nslab/nslab/engine/ipam"
+)
+
+// Network is one network: a bridge, or the predefined host and none.
+type Network struct {
+	ID      string
+	Name    string
+	Driver  string // bridge, host, null
+	Bridge  string `json:",omitempty"`
+	Subnet  netip.Prefix
+	Gateway netip.Addr
+	MTU     int
+	Default bool // the predefined "bridge" network
+	Created time.Time
+	pool    *ipam.Pool
+}
+
+func newNetworkID() string {
+	for {
+		b := make([]byte, 32)
+		rand.Read(b)
+		id := hex.EncodeToString(b)
+		if strings.Trim(id[:12], "0123456789") != "" {
+			return id
+		}
+	}
+}
+
+// network finds a network by name, full ID or unique ID prefix. Call with
+// d.mu held.
+func (d *Daemon) network(ref string) (*Network, error) {
+	for _, n := range d.networks {
+		if n.Name == ref || n.ID == ref {
+			return n, nil
+		}
+	}
+	var found *Network
+	for _, n := range d.networks {
+		if strings.HasPrefix(n.ID, ref) {
+			if found != nil {
+				return nil, fmt.Errorf("network %s is ambiguous", ref)
+			}
+			found = n
+		}
+	}
+	if found == nil {
+		return nil, fmt.Errorf("network %s not found", ref)
+	}
+	return found, nil
+}
+
+func (d *Daemon) networkByName(name string) *Network {
+	for _, n := range d.networks {
+		if n.Name == name {
+			return n
+		}
+	}
+	return nil
+}
+
+// NetworkSummary is a row of `network ls`.
+type NetworkSummary struct {
+	ID, Name, Driver, Scope string
+}
+
+func init() {
+	handlers["network-ls"] = func(d *Daemon, s *api.ServerConn) (any, error) {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		var out []NetworkSummary
+		for _, n := range d.networks {
+			out = append(out, NetworkSummary{n.ID, n.Name, n.Driver, "local"})
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+		return out, nil
+	}
+	handlers["network-inspect"] = func(d *Daemon, s *api.ServerConn) (any, error) {
+		var req NameRequest
+		if err := s.Decode(&req); err != nil {
+			return nil, err
+		}
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		var out []ordered
+		for _, ref := range req.Names {
+			n, err := d.network(ref)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, d.networkJSON(n))
+		}
+		return out, nil
+	}
+}
+
+// networkJSON renders a network in Docker's `network inspect` shape (the
+// struct order of Docker before v29). Call with d.mu held.
+func (d *Daemon) networkJSON(n *Network) ordered {
+	containers := map[string]any{}
+	for _, c := range d.containers {
+		for _, ep := range c.Endpoints {
+			if ep.NetworkID == n.ID && c.running() {
+				containers[c.ID] = ordered{
+					{"Name", c.Name},
+					{"EndpointID", ep.EndpointID},
+					{"MacAddress", ep.MAC},
+					{"IPv4Address", ep.Addr.String()},
+					{"IPv6Address", ""},
+				}
+			}
+		}
+	}
+	if n.Driver == "host" || n.Driver == "null" {
+		for _, c := range d.containers {
+			if c.running() && c.NetworkMode == n.Name {
+				containers[c.ID] = ordered{
+					{"Name", c.Name}, {"EndpointID", c.SandboxID}, {"MacAddress", ""},
+					{"IPv4Address", ""}, {"IPv6Address", ""},
+				}
+			}
+		}
+	}
+	var ipamConfig []any
+	ipamOptions := any(map[string]string{})
+	options := map[string]string{}
+	if n.Driver == "bridge" {
+		ipamConfig = append(ipamConfig, ordered{{"Subnet", n.Subnet.String()}, {"Gateway", n.Gateway.String()}})
+	}
+	if n.Default {
+		ipamOptions = nil
+		options = map[string]string{
+			"com.docker.network.bridge.default_bridge":       "true",
+			"com.docker.network.bridge.enable_icc":           "true",
+			"com.docker.network.bridge.enable_ip_masquerade": "true",
+			"com.docker.network.bridge.host_binding_ipv4":    "0.0.0.0",
+			"com.docker.network.bridge.name":                 n.Bridge,
+			"com.docker.network.driver.mtu":                  fmt.Sprint(n.MTU),
+		}
+	}
+	if ipamConfig == nil {
+		ipamConfig = []any{}
+	}
+	return ordered{
+		{"Name", n.Name},
+		{"Id", n.ID},
+		{"Created", n.Created.Format(time.RFC3339Nano)},
+		{"Scope", "local"},
+		{"Driver", n.Driver},
+		{"EnableIPv6", false},
+		{"IPAM", ordered{{"Driver", "default"}, {"Options", ipamOptions}, {"Config", ipamConfig}}},
+		{"Internal", false},
+		{"Attachable", false},
+		{"Ingress", false},
+		{"ConfigFrom", ordered{{"Network", ""}}},
+		{"ConfigOnly", false},
+		{"Containers", containers},
+		{"Options", options},
+		{"Labels", map[string]string{}},
+	}
+}

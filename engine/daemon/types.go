@@ -1,0 +1,57 @@
+package daemon
+
+import "time"
+
+// RunOptions is the body of a "run" request: what `nslab run` parsed.
+type RunOptions struct {
+	Name        string
+	Image       string
+	Cmd         []string
+	Hostname    string
+	Network     string
+	Pid         string
+	Tty         bool
+	Interactive bool
+	Detach      bool
+	AutoRemove  bool
+	// Files passed with the request, in order: for an attached run
+	// without a terminal, stdout and stderr, then stdin when Interactive;
+	// for an attached run with a terminal, the pty's slave.
+}
+
+// RunResult answers a run request.
+type RunResult struct {
+	ID       string
+	ExitCode *int `json:",omitempty"`
+}
+
+// NameRequest names containers (by name, full ID or ID prefix).
+type NameRequest struct {
+	Names   []string
+	Force   bool
+	All     bool
+	Timeout int
+	Signal  int
+}
+
+// ExecInfo is what the CLI needs to enter a running container.
+type ExecInfo struct {
+	ID       string
+	Pid      int
+	Hostname string
+}
+
+// PsEntry is one row of `ps`.
+type PsEntry struct {
+	ID       string
+	Image    string
+	Command  string
+	Created  time.Time
+	Status   string
+	Names    string
+	Ports    string
+	Running  bool
+	ExitCode int
+	Finished time.Time
+	Started  time.Time
+}

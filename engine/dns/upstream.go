@@ -1,0 +1,132 @@
+// Package dns holds nslab's DNS servers: the embedded resolver that answers
+// container names at 127.0.0.11, and the upstream server of the lab host's
+// simulated outside, which stands in for "the internet's DNS" so that no
+// query ever leaves the sandbox.
+package dns
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+
+	"github.com/miekg/dns"
+	"github.com/nslab/nslab/engine/netns"
+)
+
+// rootServers is the root NS set, which `dig -c db` (an invalid class, so dig
+// asks for "." NS) shows in the notes.
+var rootServers = []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m"}
+
+// UpstreamZone is the data the outside's DNS server serves. Names outside
+// it get NXDOMAIN.
+type UpstreamZone map[string][]dns.RR
+
+// DefaultUpstreamZone returns the outside's names: example.com and its web
+// server, and big.example.com with enough addresses (40) that the answer
+// exceeds 512 bytes and must come over TCP.
+func DefaultUpstreamZone(web netip.Addr) UpstreamZone {
+	z := UpstreamZone{}
+	add := func(s string) {
+		rr, err := dns.NewRR(s)
+		if err != nil {
+			panic(err)
+		}
+		name := strings.ToLower(rr.Header().Name)
+		z[name] = append(z[name], rr)
+	}
+	for _, l := range rootServers {
+		add(fmt.Sprintf(". 518400 IN NS %s.root-servers.net.", l))
+	}
+	add(fmt.Sprintf("example.com. 300 IN A %s", web))
+	add("www.example.com. 300 IN CNAME example.com.")
+	for i := 0; i < 40; i++ {
+		add(fmt.Sprintf("big.example.com. 300 IN A 203.0.113.%d", 100+i))
+	}
+	return z
+}
+
+// Handler answers queries from the zone.
+func (z UpstreamZone) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
+	m := new(dns.Msg)
+	if len(q.Question) != 1 || q.Opcode != dns.OpcodeQuery {
+		m.SetRcode(q, dns.RcodeFormatError)
+		w.WriteMsg(m)
+		return
+	}
+	m.SetReply(q)
+	m.RecursionAvailable = true
+	qq := q.Question[0]
+	name := strings.ToLower(qq.Name)
+	rrs, ok := z[name]
+	if !ok {
+		m.Rcode = dns.RcodeNameError
+	}
+	for _, rr := range rrs {
+		t := rr.Header().Rrtype
+		if t == qq.Qtype || qq.Qtype == dns.TypeANY || t == dns.TypeCNAME {
+			m.Answer = append(m.Answer, dns.Copy(rr))
+			if c, ok := rr.(*dns.CNAME); ok && qq.Qtype != dns.TypeCNAME {
+				for _, rr2 := range z[strings.ToLower(c.Target)] {
+					if rr2.Header().Rrtype == qq.Qtype {
+						m.Answer = append(m.Answer, dns.Copy(rr2))
+					}
+				}
+			}
+		}
+	}
+	if opt := q.IsEdns0(); opt != nil {
+		m.SetEdns0(opt.UDPSize(), false)
+	}
+	truncate(w, q, m)
+	w.WriteMsg(m)
+}
+
+// truncate cuts a UDP answer to 512 bytes, or to the client's EDNS size,
+// setting TC so the client retries over TCP.
+func truncate(w dns.ResponseWriter, q, m *dns.Msg) {
+	if _, udp := w.RemoteAddr().(*net.UDPAddr); !udp {
+		return
+	}
+	size := dns.MinMsgSize
+	if opt := q.IsEdns0(); opt != nil && int(opt.UDPSize()) > size {
+		size = int(opt.UDPSize())
+	}
+	m.Truncate(size)
+}
+
+// Server is a DNS server on UDP and TCP.
+type Server struct{ udp, tcp *dns.Server }
+
+// ListenInNetNS opens UDP and TCP port 53 on addr inside the network
+// namespace pinned at nsPath and serves h on them until Close.
+func ListenInNetNS(nsPath string, addr netip.Addr, h dns.Handler) (*Server, error) {
+	var pc net.PacketConn
+	var ln net.Listener
+	hostport := netip.AddrPortFrom(addr, 53).String()
+	err := netns.Do(nsPath, func() (err error) {
+		if pc, err = net.ListenPacket("udp4", hostport); err != nil {
+			return err
+		}
+		if ln, err = net.Listen("tcp4", hostport); err != nil {
+			pc.Close()
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s in %s: %w", hostport, nsPath, err)
+	}
+	s := &Server{
+		udp: &dns.Server{PacketConn: pc, Handler: h},
+		tcp: &dns.Server{Listener: ln, Handler: h, MaxTCPQueries: -1},
+	}
+	go s.udp.ActivateAndServe()
+	go s.tcp.ActivateAndServe()
+	return s, nil
+}
+
+// Close stops both listeners.
+func (s *Server) Close() {
+	s.udp.Shutdown()
+	s.tcp.Shutdown()
+}

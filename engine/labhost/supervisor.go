@@ -1,0 +1,230 @@
+package labhost
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// The simulated outside world, in documentation address ranges (RFC 5737)
+// so that nothing can be confused with a real network. No packet leaves the
+// lab host: the outside is a namespace of its own, reached over one veth.
+var (
+	UplinkAddr   = netip.MustParsePrefix("198.51.100.2/24") // lab host eth0
+	OutsideAddr  = netip.MustParsePrefix("198.51.100.1/24") // outside wan0, the lab host's gateway
+	UpstreamDNS  = netip.MustParseAddr("203.0.113.53")      // the lab host's resolver, in the outside
+	OutsideWeb   = netip.MustParseAddr("203.0.113.80")      // example.com, in the outside
+	OutsideNetNS = StateDir + "/outside"
+)
+
+const (
+	UplinkName  = "eth0"
+	OutsideLink = "wan0"
+)
+
+// IsSupervisor reports whether this process was started as a lab host
+// supervisor by Start.
+func IsSupervisor() bool { return os.Getenv(envInit) == "1" }
+
+// Services is what the supervisor runs once the lab host exists: the
+// outside's servers. It returns after the sockets are open.
+type Services func() error
+
+// Supervise is the body of the supervisor, PID 1 of the lab host. It builds
+// the host (private mounts, /proc, /sys, resolv.conf, hostname, lo and the
+// outside), starts the outside's services and the engine daemon, reports
+// readiness on fd 3, and then reaps children until the daemon exits.
+func Supervise(services Services) int {
+	ready := os.NewFile(3, "ready")
+	id := os.Getenv(envTag)
+	// Only the supervisor carries the tag that Sweep looks for.
+	for _, k := range []string{envTag, envOwnr, envInit} {
+		os.Unsetenv(k)
+	}
+	fail := func(err error) int {
+		fmt.Fprintf(ready, "lab host setup: %v\n", err)
+		return 1
+	}
+	if os.Getpid() != 1 {
+		return fail(errors.New("supervisor is not PID 1 of a new pid namespace"))
+	}
+	if err := buildHost(id); err != nil {
+		return fail(err)
+	}
+	if err := buildOutside(); err != nil {
+		return fail(err)
+	}
+	if services != nil {
+		if err := services(); err != nil {
+			return fail(fmt.Errorf("outside services: %w", err))
+		}
+	}
+	daemon, err := startDaemon()
+	if err != nil {
+		return fail(err)
+	}
+	fmt.Fprintln(ready, "ready")
+	ready.Close()
+
+	sigc := make(chan os.Signal, 4)
+	signal.Notify(sigc, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	go func() {
+		for range sigc {
+			unix.Kill(daemon, unix.SIGTERM)
+		}
+	}()
+	// Reap every process that ends up parented to PID 1; leave when the
+	// daemon is gone. Returning from PID 1 makes the kernel kill the rest.
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || pid == daemon {
+			if ws.Exited() {
+				return ws.ExitStatus()
+			}
+			return 0
+		}
+	}
+}
+
+func buildHost(id string) error {
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make / private: %w", err)
+	}
+	// A private /run holds the state directory, /run/netns (as /var/run/netns)
+	// and xtables.lock, so no lab host sees another's or the real host's.
+	if err := unix.Mount("tmpfs", "/run", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=755"); err != nil {
+		return fmt.Errorf("mount tmpfs on /run: %w", err)
+	}
+	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return fmt.Errorf("mount /proc: %w", err)
+	}
+	// sysfs shows the devices of the mounting process's netns: brctl and
+	// /sys/class/net then describe the lab host, not the real one.
+	if err := unix.Mount("sysfs", "/sys", "sysfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return fmt.Errorf("mount /sys: %w", err)
+	}
+	if err := os.MkdirAll(BinDir, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(MarkerFile, []byte(id+"\n"), 0o644); err != nil {
+		return err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	for _, name := range []string{"nslab", "docker"} {
+		if err := os.Symlink(exe, filepath.Join(BinDir, name)); err != nil {
+			return err
+		}
+	}
+	if err := unix.Sethostname([]byte(Hostname)); err != nil {
+		return fmt.Errorf("set hostname: %w", err)
+	}
+	return installResolvConf()
+}
+
+// ResolvConf is the lab host's /etc/resolv.conf. Containers on the default
+// bridge get a copy; the embedded DNS server forwards to its nameserver.
+func ResolvConf() string {
+	return fmt.Sprintf("# The lab host's resolver: a DNS server nslab runs in the simulated outside.\nnameserver %s\noptions edns0 trust-ad\n", UpstreamDNS)
+}
+
+func installResolvConf() error {
+	src := filepath.Join(StateDir, "resolv.conf")
+	if err := os.WriteFile(src, []byte(ResolvConf()), 0o644); err != nil {
+		return err
+	}
+	target := "/etc/resolv.conf"
+	if dst, err := filepath.EvalSymlinks(target); err == nil {
+		target = dst
+	} else if l, err := os.Readlink(target); err == nil {
+		// A dangling link (for example into the real /run, now hidden):
+		// create its target inside our /run.
+		if !filepath.IsAbs(l) {
+			l = filepath.Join("/etc", l)
+		}
+		if strings.HasPrefix(l, "/run/") {
+			os.MkdirAll(filepath.Dir(l), 0o755)
+			return os.WriteFile(l, []byte(ResolvConf()), 0o644)
+		}
+		return fmt.Errorf("/etc/resolv.conf links to %s, which does not exist", l)
+	}
+	if strings.HasPrefix(target, "/run/") {
+		os.MkdirAll(filepath.Dir(target), 0o755)
+		return os.WriteFile(target, []byte(ResolvConf()), 0o644)
+	}
+	if err := unix.Mount(src, target, "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind resolv.conf onto %s: %w", target, err)
+	}
+	return nil
+}
+
+func startDaemon() (int, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return 0, err
+	}
+	rd, wr, err := os.Pipe()
+	if err != nil {
+		return 0, err
+	}
+	defer rd.Close()
+	logf, err := os.OpenFile(filepath.Join(StateDir, "daemon.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return 0, err
+	}
+	defer logf.Close()
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return 0, err
+	}
+	defer devnull.Close()
+	env := InsideEnv(os.Environ(), "")
+	pid, err := syscall.ForkExec(exe, []string{"nslab", "__daemon"}, &syscall.ProcAttr{
+		Env:   env,
+		Files: []uintptr{devnull.Fd(), logf.Fd(), logf.Fd(), wr.Fd()},
+	})
+	wr.Close()
+	if err != nil {
+		return 0, fmt.Errorf("start engine daemon: %w", err)
+	}
+	line, _ := bufio.NewReader(rd).ReadString('\n')
+	if line != "ready\n" {
+		log, _ := os.ReadFile(filepath.Join(StateDir, "daemon.log"))
+		return 0, fmt.Errorf("engine daemon did not start: %s%s", strings.TrimSpace(line), tail(string(log)))
+	}
+	return pid, nil
+}
+
+func tail(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return ""
+	}
+	lines := strings.Split(s, "\n")
+	if len(lines) > 5 {
+		lines = lines[len(lines)-5:]
+	}
+	return " (daemon log: " + strings.Join(lines, " | ") + ")"
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
