@@ -96,6 +96,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(
 		sandboxCmd(), hostCmd(), runCmd(), execCmd(), psCmd(), logsCmd(), stopCmd(), killCmd(),
 		rmCmd(), inspectCmd(), networkCmd(),
+		benchCmd(),
 	)
 	return root
 }

@@ -354,9 +354,13 @@ func (d *Daemon) attach(c *Container, n *Network) (*Endpoint, error) {
 	return ep, nil
 }
 
-// detach releases an endpoint's address and deletes its veth. Call with
-// d.mu held.
+// detach deletes an endpoint's veth and releases its address. The deletion
+// is synchronous, as Docker's is, so when stop or rm returns the bridge
+// already shows the port gone. Call with d.mu held.
 func (d *Daemon) detach(c *Container, ep *Endpoint) {
+	if err := bridge.Detach(d.nl, ep.HostVeth); err != nil {
+		log.Printf("container %s: %v", c.Name, err)
+	}
 	if n, ok := d.networks[ep.NetworkID]; ok && n.pool != nil {
 		if err := n.pool.Release(ep.Addr.Addr()); err != nil {
 			log.Printf("container %s: %v", c.Name, err)

@@ -1,0 +1,82 @@
+// Package labs holds nslab's scenarios: testscript files that reproduce the
+// notes' experiments on real kernel objects, each inside a fresh lab host.
+// They double as the engine's regression suite.
+//
+// Run them as root: go test ./labs/...
+// One lab, verbosely: go test ./labs -run 'TestLabs/default-bridge$' -v
+package labs
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/nslab/nslab/engine/cli"
+	"github.com/nslab/nslab/engine/labhost"
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"nslab": func() { os.Exit(cli.Main()) },
+	})
+}
+
+// requirements are the host tools the labs use, with the Debian package that
+// has each.
+var requirements = map[string]string{
+	"nsenter":       "util-linux",
+	"ip":            "iproute2",
+	"iptables-save": "iptables",
+	"busybox":       "busybox-static",
+	"brctl":         "bridge-utils",
+	"dig":           "dnsutils",
+	"ping":          "iputils-ping",
+	"netstat":       "net-tools",
+	"ps":            "procps",
+}
+
+// needLabs skips unless the labs can run here, saying how to run them.
+func needLabs(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("labs build namespaces, bridges and firewall rules, so they need root: run `sudo go test ./labs/...`, or the README's test command, or the VM (see README.md)")
+	}
+	var missing []string
+	for tool, pkg := range requirements {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing = append(missing, fmt.Sprintf("%s (Debian package %s)", tool, pkg))
+		}
+	}
+	if len(missing) > 0 {
+		t.Fatalf("the labs need these tools, which are missing: %s; run scripts/provision.sh as root", strings.Join(missing, ", "))
+	}
+}
+
+func TestLabs(t *testing.T) {
+	needLabs(t)
+	testscript.Run(t, Params())
+}
+
+// Params is the testscript configuration shared by `go test` and the guided
+// runner: one fresh lab host per script, torn down even when the script
+// fails.
+func Params() testscript.Params {
+	return testscript.Params{
+		Dir:                 ".",
+		RequireExplicitExec: true,
+		RequireUniqueNames:  true,
+		UpdateScripts:       os.Getenv("NSLAB_UPDATE") != "",
+		Setup: func(env *testscript.Env) error {
+			h, err := labhost.Start(labhost.Options{Stderr: os.Stderr})
+			if err != nil {
+				return fmt.Errorf("start lab host: %w", err)
+			}
+			env.Defer(func() { h.Close() })
+			env.Setenv(labhost.EnvHost, h.Env())
+			return nil
+		},
+	}
+}
