@@ -70,6 +70,10 @@ type Options struct {
 	Stderr io.Writer
 	// ReadyTimeout bounds the wait for the engine to come up.
 	ReadyTimeout time.Duration
+	// Owner is the "pid:starttime" identity recorded on the supervisor;
+	// Sweep removes the lab host once that process is gone. The default is
+	// the calling process. Tests use it to stage an orphaned lab host.
+	Owner string
 }
 
 // Start creates a fresh lab host with the engine daemon running in it, and
@@ -93,9 +97,11 @@ func Start(o Options) (*Host, error) {
 		return nil, err
 	}
 	defer rd.Close()
-	owner, err := selfIdentity()
-	if err != nil {
-		return nil, err
+	owner := o.Owner
+	if owner == "" {
+		if owner, err = selfIdentity(); err != nil {
+			return nil, err
+		}
 	}
 	cmd := &exec.Cmd{
 		Path:       exe,

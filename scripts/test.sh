@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# test.sh is the README's test command: it provisions the machine, then
+# vets and runs every test, labs included, with the race detector. Run it
+# as root from anywhere in the repository.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+bash "$here/scripts/provision.sh"
+export PATH="/usr/local/go/bin:$PATH"
+cd "$here"
+go vet ./...
+go test -race -count=1 -timeout 20m ./...
