@@ -356,23 +356,24 @@ func rmCmd() *cobra.Command {
 
 func killCmd() *cobra.Command {
 	var sig string
-	c := namesCmd("kill [OPTIONS] CONTAINER [CONTAINER...]", "Kill one or more running containers", "kill", nil)
-	run := c.RunE
-	c.Flags().StringVarP(&sig, "signal", "s", "KILL", "Signal to send to the container")
-	c.RunE = func(cmd *cobra.Command, args []string) error {
-		s, ok := signals[strings.TrimPrefix(strings.ToUpper(sig), "SIG")]
-		if !ok {
-			return fmt.Errorf("invalid signal: %s", sig)
-		}
-		// namesCmd's request is captured; send through a fresh call.
-		var done []string
-		err := call("kill", daemon.NameRequest{Names: args, Signal: int(s)}, &done)
-		for _, n := range done {
-			fmt.Println(n)
-		}
-		_ = run
-		return err
+	c := &cobra.Command{
+		Use:   "kill [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Kill one or more running containers",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, ok := signals[strings.TrimPrefix(strings.ToUpper(sig), "SIG")]
+			if !ok {
+				return fmt.Errorf("invalid signal: %s", sig)
+			}
+			var done []string
+			err := call("kill", daemon.NameRequest{Names: args, Signal: int(s)}, &done)
+			for _, n := range done {
+				fmt.Println(n)
+			}
+			return err
+		},
 	}
+	c.Flags().StringVarP(&sig, "signal", "s", "KILL", "Signal to send to the container")
 	return c
 }
 

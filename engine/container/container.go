@@ -67,15 +67,13 @@ type Spec struct {
 
 // initConfig travels to the init helper in the environment.
 type initConfig struct {
-	Hostname   string
-	Dir        string
-	Lower      string
-	Cmd        []string
-	Env        []string
-	Tty        bool
-	Binds      [][2]string // source, target inside the root
-	OwnSysfs   bool
-	ProcInRoot bool
+	Hostname string
+	Dir      string
+	Lower    string
+	Cmd      []string
+	Env      []string
+	Tty      bool
+	Binds    [][2]string // source, target inside the root
 }
 
 const envInitConfig = "NSLAB_INIT_CONFIG"
