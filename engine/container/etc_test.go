@@ -2,6 +2,7 @@ package container
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -48,5 +49,22 @@ func TestLegacyResolvConf(t *testing.T) {
 		if got := LegacyResolvConf(tc.in); got != tc.want {
 			t.Errorf("%s:\n got %q\nwant %q", tc.name, got, tc.want)
 		}
+	}
+}
+
+func TestNewID(t *testing.T) {
+	seen := map[string]bool{}
+	for i := 0; i < 200; i++ {
+		id := NewID()
+		if len(id) != 64 || strings.Trim(id, "0123456789abcdef") != "" {
+			t.Fatalf("NewID() = %q, want 64 lowercase hex digits", id)
+		}
+		if strings.Trim(id[:12], "0123456789") == "" {
+			t.Fatalf("NewID() = %q: the short ID is all digits, which Docker redraws", id)
+		}
+		seen[id[:12]] = true
+	}
+	if len(seen) != 200 {
+		t.Errorf("short IDs collided: %d distinct of 200", len(seen))
 	}
 }
