@@ -49,7 +49,7 @@ func benchCmd() *cobra.Command {
 		Short:  "Time container network attach or run -d, N times (inside a lab host)",
 		Hidden: true,
 	}
-	c.PersistentFlags().IntVarP(&n, "n", "n", 10, "Number of containers")
+	c.PersistentFlags().IntVarP(&n, "count", "n", 10, "Number of containers")
 	check := func() error {
 		if _, err := os.Stat(labhost.MarkerFile); err != nil {
 			return errors.New("bench runs only inside a lab host: set NSLAB_HOST, or use `nslab sandbox -- nslab bench ...`")
@@ -112,11 +112,28 @@ func benchAttach(n int) (durs []time.Duration, err error) {
 	if err != nil {
 		return nil, err
 	}
-	var paths []string
+	var paths, veths []string
 	defer func() {
 		for _, p := range paths {
 			if rerr := netns.Remove(p); rerr != nil {
 				err = errors.Join(err, rerr)
+			}
+		}
+		// The kernel destroys unpinned namespaces, and the veths in
+		// them, later and in batches (much faster than deleting veths
+		// one by one). Wait for it, so that a following run does not
+		// share the CPU with this teardown.
+		deadline := time.Now().Add(60 * time.Second)
+		for _, v := range veths {
+			for {
+				if _, lerr := h.LinkByName(v); lerr != nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					err = errors.Join(err, fmt.Errorf("veth %s still there 60s after its namespace was removed", v))
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
 			}
 		}
 		if rerr := bridge.Delete(h, benchBridge); rerr != nil {
@@ -145,6 +162,7 @@ func benchAttach(n int) (durs []time.Duration, err error) {
 			return nil, err
 		}
 		durs = append(durs, time.Since(start))
+		veths = append(veths, ep.HostVeth)
 	}
 	return durs, nil
 }
