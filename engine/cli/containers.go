@@ -58,6 +58,8 @@ func runCmd() *cobra.Command {
 	f.StringVar(&o.Network, "network", "bridge", "Connect a container to a network (bridge, host, none, container:<name|id>)")
 	f.StringVar(&o.Network, "net", "bridge", "Alias of --network")
 	f.StringVar(&o.Pid, "pid", "", "PID namespace to use (host, container:<name|id>)")
+	f.StringSliceVar(&o.Aliases, "network-alias", nil, "Add network-scoped alias for the container")
+	f.StringVar(&o.IP, "ip", "", "IPv4 address (e.g., 172.30.100.104)")
 	f.MarkHidden("net")
 	c.Flags().BoolP("help", "", false, "help for run")
 	return c
@@ -488,6 +490,92 @@ func networkCmd() *cobra.Command {
 		},
 	}
 	inspect.Flags().StringVarP(&format, "format", "f", "", "Format output using a Go template")
-	n.AddCommand(ls, inspect)
+	n.AddCommand(ls, inspect, networkCreateCmd(), networkRmCmd(), networkConnectCmd(), networkDisconnectCmd())
 	return n
+}
+
+func networkCreateCmd() *cobra.Command {
+	var req daemon.NetworkCreate
+	var opts []string
+	var driver string
+	c := &cobra.Command{
+		Use:   "create [OPTIONS] NETWORK",
+		Short: "Create a network",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if driver != "bridge" {
+				return fmt.Errorf("plugin %q not found: nslab has the bridge driver only", driver)
+			}
+			req.Name = args[0]
+			req.Options = map[string]string{}
+			for _, o := range opts {
+				k, v, ok := strings.Cut(o, "=")
+				if !ok {
+					return fmt.Errorf("invalid option %q: want KEY=VALUE", o)
+				}
+				req.Options[k] = v
+			}
+			var id string
+			if err := call("network-create", req, &id); err != nil {
+				return err
+			}
+			fmt.Println(id)
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVarP(&driver, "driver", "d", "bridge", "Driver to manage the Network")
+	f.StringVar(&req.Subnet, "subnet", "", "Subnet in CIDR format that represents a network segment")
+	f.StringVar(&req.Gateway, "gateway", "", "IPv4 Gateway for the master subnet")
+	f.BoolVar(&req.Internal, "internal", false, "Restrict external access to the network")
+	f.StringArrayVarP(&opts, "opt", "o", nil, "Set driver specific options")
+	return c
+}
+
+func networkRmCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "rm NETWORK [NETWORK...]",
+		Aliases: []string{"remove"},
+		Short:   "Remove one or more networks",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var done []string
+			err := call("network-rm", daemon.NameRequest{Names: args}, &done)
+			for _, n := range done {
+				fmt.Println(n)
+			}
+			return err
+		},
+	}
+}
+
+func networkConnectCmd() *cobra.Command {
+	var req daemon.Connect
+	c := &cobra.Command{
+		Use:   "connect [OPTIONS] NETWORK CONTAINER",
+		Short: "Connect a container to a network",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req.Network, req.Container = args[0], args[1]
+			return call("network-connect", req, nil)
+		},
+	}
+	c.Flags().StringSliceVar(&req.Aliases, "alias", nil, "Add network-scoped alias for the container")
+	c.Flags().StringVar(&req.IP, "ip", "", "IPv4 address (e.g., 172.30.100.104)")
+	return c
+}
+
+func networkDisconnectCmd() *cobra.Command {
+	var req daemon.Connect
+	c := &cobra.Command{
+		Use:   "disconnect [OPTIONS] NETWORK CONTAINER",
+		Short: "Disconnect a container from a network",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req.Network, req.Container = args[0], args[1]
+			return call("network-disconnect", req, nil)
+		},
+	}
+	c.Flags().BoolVarP(&req.Force, "force", "f", false, "Force the container to disconnect from a network")
+	return c
 }

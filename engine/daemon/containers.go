@@ -46,6 +46,9 @@ type Container struct {
 	SandboxKey  string // pinned netns, empty for host and container modes
 	Endpoints   []*Endpoint
 	Dir         string
+	// What run asked for on its first network.
+	RunAliases []string
+	RunIP      string
 
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when the process has been reaped
@@ -62,6 +65,8 @@ type Endpoint struct {
 	Addr       netip.Prefix
 	Gateway    netip.Addr
 	MAC        string
+	Aliases    []string // --network-alias / --alias
+	DNSNames   []string // names the embedded DNS server answers, first one for PTR
 }
 
 func (c *Container) running() bool { return c.Status == "running" }
@@ -162,8 +167,20 @@ func (d *Daemon) create(o RunOptions) (*Container, error) {
 		if n.Driver != "bridge" {
 			return nil, fmt.Errorf("network %s is not a bridge network", mode)
 		}
+		if err := checkEndpointRequest(n, o.Aliases, o.IP); err != nil {
+			return nil, err
+		}
 		c.NetworkMode = n.Name
 	}
+	if c.NetworkMode == "host" || c.NetworkMode == "none" || strings.HasPrefix(c.NetworkMode, "container:") {
+		if len(o.Aliases) > 0 {
+			return nil, errors.New("network-scoped alias is supported only for containers in user defined networks")
+		}
+		if o.IP != "" {
+			return nil, errors.New("user specified IP address is supported on user defined networks only")
+		}
+	}
+	c.RunAliases, c.RunIP = o.Aliases, o.IP
 	switch p := o.Pid; {
 	case p == "":
 	case p == "host":
@@ -270,7 +287,7 @@ func (d *Daemon) start(c *Container, stdin, stdout, stderr *os.File) (err error)
 			}
 		} else {
 			n := d.networkByName(c.NetworkMode)
-			ep, err := d.attach(c, n)
+			ep, err := d.attach(c, n, c.RunAliases, c.RunIP)
 			if err != nil {
 				return err
 			}
@@ -278,7 +295,7 @@ func (d *Daemon) start(c *Container, stdin, stdout, stderr *os.File) (err error)
 			addrs = append(addrs, ep.Addr.Addr())
 		}
 		host, _ := os.ReadFile("/etc/resolv.conf")
-		if err := writeFiles(c, container.HostsFile(c.Hostname, addrs), container.LegacyResolvConf(string(host))); err != nil {
+		if err := writeFiles(c, hostsFile(c, addrs), container.LegacyResolvConf(string(host))); err != nil {
 			return err
 		}
 	}
@@ -327,17 +344,37 @@ func disableIPv6() error {
 	return nil
 }
 
-// attach allocates an address on n and wires a veth for it. Call with d.mu
-// held.
-func (d *Daemon) attach(c *Container, n *Network) (*Endpoint, error) {
-	ip, err := n.pool.Allocate()
-	if err != nil {
-		return nil, fmt.Errorf("no available IPv4 addresses on network %s: %w", n.Name, err)
+// attach allocates an address on n (ip, if given) and wires a veth for it
+// as the container's lowest unused ethN. Call with d.mu held.
+func (d *Daemon) attach(c *Container, n *Network, aliases []string, ipReq string) (*Endpoint, error) {
+	if err := checkEndpointRequest(n, aliases, ipReq); err != nil {
+		return nil, err
+	}
+	var ip netip.Addr
+	if ipReq != "" {
+		ip = netip.MustParseAddr(ipReq)
+		if err := n.pool.Reserve(ip); err != nil {
+			return nil, fmt.Errorf("invalid --ip for network %s: %w", n.Name, err)
+		}
+	} else {
+		var err error
+		if ip, err = n.pool.Allocate(); err != nil {
+			return nil, fmt.Errorf("network %s: %w", n.Name, err)
+		}
 	}
 	ep := &Endpoint{
 		NetworkID: n.ID, Network: n.Name, EndpointID: newNetworkID(), HostVeth: bridge.VethName(),
-		IfName: fmt.Sprintf("eth%d", len(c.Endpoints)), Addr: netip.PrefixFrom(ip, n.Subnet.Bits()),
-		Gateway: n.Gateway, MAC: bridge.MAC(ip).String(),
+		IfName: ifName(c), Addr: netip.PrefixFrom(ip, n.Subnet.Bits()),
+		MAC: bridge.MAC(ip).String(), Aliases: aliases, Gateway: n.Gateway,
+	}
+	// The default route goes through the first network's gateway, unless
+	// that network is internal: then there is none, as in Docker.
+	var route netip.Addr
+	if !n.Internal && len(c.Endpoints) == 0 {
+		route = n.Gateway
+	}
+	if n.userDefined() {
+		ep.DNSNames = dedup(append(append([]string{c.Name}, aliases...), c.ID[:12], c.Hostname))
 	}
 	br, err := d.nl.LinkByName(n.Bridge)
 	if err != nil {
@@ -345,13 +382,64 @@ func (d *Daemon) attach(c *Container, n *Network) (*Endpoint, error) {
 		return nil, fmt.Errorf("bridge %q of network %s: %w", n.Bridge, n.Name, err)
 	}
 	if err := bridge.Attach(d.nl, br, c.SandboxKey, bridge.Endpoint{
-		HostVeth: ep.HostVeth, IfName: ep.IfName, Addr: ep.Addr, Gateway: ep.Gateway, MTU: n.MTU,
+		HostVeth: ep.HostVeth, IfName: ep.IfName, Addr: ep.Addr, Gateway: route, MTU: n.MTU,
 	}); err != nil {
 		n.pool.Release(ip)
 		return nil, err
 	}
 	c.Endpoints = append(c.Endpoints, ep)
+	if c.running() {
+		d.rewriteHosts(c)
+	}
 	return ep, nil
+}
+
+// checkEndpointRequest validates --network-alias and --ip for network n.
+func checkEndpointRequest(n *Network, aliases []string, ipReq string) error {
+	if len(aliases) > 0 && !n.userDefined() {
+		return errors.New("network-scoped alias is supported only for containers in user defined networks")
+	}
+	for _, a := range aliases {
+		if a == "" || strings.ContainsAny(a, " \t/") {
+			return fmt.Errorf("invalid alias %q", a)
+		}
+	}
+	if ipReq == "" {
+		return nil
+	}
+	if !n.userDefined() {
+		return errors.New("user specified IP address is supported on user defined networks only")
+	}
+	if !n.UserSubnet {
+		return errors.New("user specified IP address is supported only when connecting to networks with user configured subnets")
+	}
+	ip, err := netip.ParseAddr(ipReq)
+	if err != nil || !ip.Is4() {
+		return fmt.Errorf("invalid IPv4 address: %s", ipReq)
+	}
+	if !n.Subnet.Contains(ip) {
+		return fmt.Errorf("invalid --ip %s: it is outside subnet %s of network %s", ip, n.Subnet, n.Name)
+	}
+	if n.pool.InUse(ip) {
+		return fmt.Errorf("invalid --ip %s: Address already in use on network %s", ip, n.Name)
+	}
+	return nil
+}
+
+func dedup(in []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range in {
+		if s != "" && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func hostsFile(c *Container, addrs []netip.Addr) string {
+	return container.HostsFile(c.Hostname, addrs)
 }
 
 // detach deletes an endpoint's veth and releases its address. The deletion
@@ -371,6 +459,9 @@ func (d *Daemon) detach(c *Container, ep *Endpoint) {
 			c.Endpoints = append(c.Endpoints[:i], c.Endpoints[i+1:]...)
 			break
 		}
+	}
+	if c.running() {
+		d.rewriteHosts(c)
 	}
 }
 
@@ -747,10 +838,10 @@ func (d *Daemon) containerJSON(c *Container) ordered {
 			primary = ep
 		}
 		networks[ep.Network] = ordered{
-			{"IPAMConfig", nil}, {"Links", nil}, {"Aliases", nil}, {"MacAddress", ep.MAC},
+			{"IPAMConfig", nil}, {"Links", nil}, {"Aliases", ep.Aliases}, {"MacAddress", ep.MAC},
 			{"NetworkID", ep.NetworkID}, {"EndpointID", ep.EndpointID}, {"Gateway", ep.Gateway.String()},
 			{"IPAddress", ep.Addr.Addr().String()}, {"IPPrefixLen", ep.Addr.Bits()},
-			{"IPv6Gateway", ""}, {"GlobalIPv6Address", ""}, {"GlobalIPv6PrefixLen", 0}, {"DNSNames", nil},
+			{"IPv6Gateway", ""}, {"GlobalIPv6Address", ""}, {"GlobalIPv6PrefixLen", 0}, {"DNSNames", ep.DNSNames},
 		}
 	}
 	if (c.NetworkMode == "host" || c.NetworkMode == "none") && c.running() {

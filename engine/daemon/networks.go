@@ -24,8 +24,21 @@ type Network struct {
 	MTU     int
 	Default bool // the predefined "bridge" network
 	Created time.Time
-	pool    *ipam.Pool
+	// Internal networks have no default route and no outside access.
+	Internal bool
+	// UserSubnet is set when --subnet was given; only then may a
+	// container ask for a fixed address with --ip, as in Docker.
+	UserSubnet bool
+	// OwnBridge is false when the bridge existed before (a named bridge
+	// the user made); network rm then leaves it alone, as Docker does.
+	OwnBridge bool
+	Options   map[string]string
+	pool      *ipam.Pool
 }
+
+// userDefined reports whether n is a bridge network made by network
+// create: the ones with an embedded DNS server.
+func (n *Network) userDefined() bool { return n.Driver == "bridge" && !n.Default }
 
 func newNetworkID() string {
 	for {
@@ -135,6 +148,9 @@ func (d *Daemon) networkJSON(n *Network) ordered {
 	var ipamConfig []any
 	ipamOptions := any(map[string]string{})
 	options := map[string]string{}
+	for k, v := range n.Options {
+		options[k] = v
+	}
 	if n.Driver == "bridge" {
 		ipamConfig = append(ipamConfig, ordered{{"Subnet", n.Subnet.String()}, {"Gateway", n.Gateway.String()}})
 	}
@@ -160,7 +176,7 @@ func (d *Daemon) networkJSON(n *Network) ordered {
 		{"Driver", n.Driver},
 		{"EnableIPv6", false},
 		{"IPAM", ordered{{"Driver", "default"}, {"Options", ipamOptions}, {"Config", ipamConfig}}},
-		{"Internal", false},
+		{"Internal", n.Internal},
 		{"Attachable", false},
 		{"Ingress", false},
 		{"ConfigFrom", ordered{{"Network", ""}}},

@@ -10,6 +10,8 @@ type RunOptions struct {
 	Hostname    string
 	Network     string
 	Pid         string
+	Aliases     []string // --network-alias
+	IP          string   // --ip
 	Tty         bool
 	Interactive bool
 	Detach      bool

@@ -41,3 +41,8 @@ func EnsureMasquerade(subnet netip.Prefix, bridge string) error {
 	}
 	return Restore("*nat\n-A POSTROUTING " + strings.Join(rule, " ") + "\nCOMMIT\n")
 }
+
+// DeleteMasquerade removes MasqueradeRule from nat POSTROUTING.
+func DeleteMasquerade(subnet netip.Prefix, bridge string) error {
+	return Restore("*nat\n-D POSTROUTING " + MasqueradeRule(subnet, bridge) + "\nCOMMIT\n")
+}

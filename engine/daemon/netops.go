@@ -1,0 +1,319 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/nslab/nslab/engine/api"
+	"github.com/nslab/nslab/engine/bridge"
+	"github.com/nslab/nslab/engine/firewall"
+	"github.com/nslab/nslab/engine/ipam"
+)
+
+// NetworkCreate is the body of `network create`.
+type NetworkCreate struct {
+	Name     string
+	Subnet   string
+	Gateway  string
+	Internal bool
+	Options  map[string]string
+}
+
+// Connect is the body of `network connect` and `disconnect`.
+type Connect struct {
+	Network   string
+	Container string
+	Aliases   []string
+	IP        string
+	Force     bool
+}
+
+const optBridgeName = "com.docker.network.bridge.name"
+
+func init() {
+	handlers["network-create"] = func(d *Daemon, s *api.ServerConn) (any, error) {
+		var req NetworkCreate
+		if err := s.Decode(&req); err != nil {
+			return nil, err
+		}
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		n, err := d.createNetwork(req)
+		if err != nil {
+			return nil, err
+		}
+		d.saveState()
+		return n.ID, nil
+	}
+	handlers["network-rm"] = func(d *Daemon, s *api.ServerConn) (any, error) {
+		var req NameRequest
+		if err := s.Decode(&req); err != nil {
+			return nil, err
+		}
+		var done, errs []string
+		for _, ref := range req.Names {
+			d.mu.Lock()
+			err := d.removeNetwork(ref)
+			d.saveState()
+			d.mu.Unlock()
+			if err != nil {
+				errs = append(errs, err.Error())
+				continue
+			}
+			done = append(done, ref)
+		}
+		if len(errs) > 0 {
+			return done, errors.New(strings.Join(errs, "\n"))
+		}
+		return done, nil
+	}
+	handlers["network-connect"] = func(d *Daemon, s *api.ServerConn) (any, error) {
+		var req Connect
+		if err := s.Decode(&req); err != nil {
+			return nil, err
+		}
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		c, n, err := d.connectTarget(req)
+		if err != nil {
+			return nil, err
+		}
+		for _, ep := range c.Endpoints {
+			if ep.NetworkID == n.ID {
+				return nil, fmt.Errorf("endpoint with name %s already exists in network %s", c.Name, n.Name)
+			}
+		}
+		if _, err := d.attach(c, n, req.Aliases, req.IP); err != nil {
+			return nil, err
+		}
+		d.saveState()
+		return nil, nil
+	}
+	handlers["network-disconnect"] = func(d *Daemon, s *api.ServerConn) (any, error) {
+		var req Connect
+		if err := s.Decode(&req); err != nil {
+			return nil, err
+		}
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		c, n, err := d.connectTarget(req)
+		if err != nil {
+			return nil, err
+		}
+		for _, ep := range c.Endpoints {
+			if ep.NetworkID == n.ID {
+				d.detach(c, ep)
+				d.saveState()
+				return nil, nil
+			}
+		}
+		return nil, fmt.Errorf("container %s is not connected to network %s", c.ID[:12], n.Name)
+	}
+}
+
+// connectTarget resolves the container and network of a connect or
+// disconnect and checks that the container can have endpoints.
+func (d *Daemon) connectTarget(req Connect) (*Container, *Network, error) {
+	n, err := d.network(req.Network)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := d.container(req.Container)
+	if err != nil {
+		return nil, nil, err
+	}
+	if n.Driver != "bridge" {
+		return nil, nil, fmt.Errorf("container cannot be disconnected from host network or connected to host network")
+	}
+	if c.NetworkMode == "host" || strings.HasPrefix(c.NetworkMode, "container:") {
+		return nil, nil, errors.New("container sharing network namespace with another container or host cannot be connected to any other network")
+	}
+	if !c.running() {
+		return nil, nil, fmt.Errorf("container %s is not running: nslab connects and disconnects running containers only", c.Name)
+	}
+	return c, n, nil
+}
+
+// createNetwork validates a network create and builds the bridge. On any
+// error nothing has changed. Call with d.mu held.
+func (d *Daemon) createNetwork(req NetworkCreate) (*Network, error) {
+	if req.Name == "" {
+		return nil, errors.New("a network needs a name")
+	}
+	if d.networkByName(req.Name) != nil {
+		return nil, fmt.Errorf("network with name %s already exists", req.Name)
+	}
+	var taken []netip.Prefix
+	for _, o := range d.networks {
+		if o.Subnet.IsValid() {
+			taken = append(taken, o.Subnet)
+		}
+	}
+	n := &Network{
+		ID: newNetworkID(), Name: req.Name, Driver: "bridge", Created: time.Now(),
+		Internal: req.Internal, Options: map[string]string{}, OwnBridge: true,
+	}
+	for k, v := range req.Options {
+		switch k {
+		case optBridgeName, "com.docker.network.bridge.enable_icc", "com.docker.network.bridge.enable_ip_masquerade":
+			n.Options[k] = v
+		default:
+			return nil, fmt.Errorf("unknown network option %q (nslab knows %s, enable_icc and enable_ip_masquerade)", k, optBridgeName)
+		}
+	}
+	if req.Subnet != "" {
+		p, err := netip.ParsePrefix(req.Subnet)
+		if err != nil || !p.Addr().Is4() {
+			return nil, fmt.Errorf("invalid subnet %q: want an IPv4 CIDR such as 10.10.0.0/24", req.Subnet)
+		}
+		if p != p.Masked() {
+			return nil, fmt.Errorf("invalid subnet %s: it should be %s", p, p.Masked())
+		}
+		if p.Bits() > 30 {
+			return nil, fmt.Errorf("invalid subnet %s: a /%d has no room for a gateway and a container; use /30 or larger", p, p.Bits())
+		}
+		for _, o := range d.networks {
+			if o.Subnet.IsValid() && o.Subnet.Overlaps(p) {
+				return nil, fmt.Errorf("invalid pool request: Pool overlaps with other one on this address space (%s of network %s)", o.Subnet, o.Name)
+			}
+		}
+		n.Subnet, n.UserSubnet = p, true
+	} else {
+		if req.Gateway != "" {
+			return nil, errors.New("--gateway needs --subnet: a gateway only makes sense inside a subnet you chose")
+		}
+		p, err := ipam.PickSubnet(taken)
+		if err != nil {
+			return nil, err
+		}
+		n.Subnet = p
+	}
+	pool, err := ipam.NewPool(n.Subnet)
+	if err != nil {
+		return nil, err
+	}
+	if req.Gateway != "" {
+		gw, err := netip.ParseAddr(req.Gateway)
+		if err != nil || !gw.Is4() {
+			return nil, fmt.Errorf("invalid gateway %q: want an IPv4 address", req.Gateway)
+		}
+		if !n.Subnet.Contains(gw) {
+			return nil, fmt.Errorf("invalid gateway %s: it is outside subnet %s", gw, n.Subnet)
+		}
+		if err := pool.Reserve(gw); err != nil {
+			return nil, fmt.Errorf("invalid gateway: %w", err)
+		}
+		n.Gateway = gw
+	} else if n.Gateway, err = pool.Allocate(); err != nil {
+		return nil, err
+	}
+	n.pool = pool
+	n.Bridge = "br-" + n.ID[:12]
+	if name, ok := n.Options[optBridgeName]; ok {
+		if name == "" || len(name) > 15 || strings.ContainsAny(name, "/ \t") {
+			return nil, fmt.Errorf("invalid bridge name %q: a Linux interface name has 1 to 15 characters, without '/' or spaces", name)
+		}
+		for _, o := range d.networks {
+			if o.Bridge == name {
+				return nil, fmt.Errorf("bridge name %s is already used by network %s", name, o.Name)
+			}
+		}
+		n.Bridge = name
+		if _, err := d.nl.LinkByName(name); err == nil {
+			n.OwnBridge = false
+		}
+	}
+	if _, err := bridge.Ensure(d.nl, n.Bridge, netip.PrefixFrom(n.Gateway, n.Subnet.Bits()), 0); err != nil {
+		return nil, err
+	}
+	if n.masquerade() {
+		if err := firewall.EnsureMasquerade(n.Subnet, n.Bridge); err != nil {
+			if n.OwnBridge {
+				bridge.Delete(d.nl, n.Bridge)
+			}
+			return nil, err
+		}
+	}
+	d.networks[n.ID] = n
+	return n, nil
+}
+
+func (n *Network) masquerade() bool {
+	return !n.Internal && n.Options["com.docker.network.bridge.enable_ip_masquerade"] != "false"
+}
+
+// removeNetwork refuses predefined networks and networks in use, as Docker
+// does; otherwise it deletes the bridge in one link deletion and frees the
+// subnet. Call with d.mu held.
+func (d *Daemon) removeNetwork(ref string) error {
+	n, err := d.network(ref)
+	if err != nil {
+		return err
+	}
+	if !n.userDefined() {
+		return fmt.Errorf("%s is a pre-defined network and cannot be removed", n.Name)
+	}
+	var users []string
+	for _, c := range d.containers {
+		for _, ep := range c.Endpoints {
+			if ep.NetworkID == n.ID {
+				users = append(users, c.Name)
+			}
+		}
+	}
+	if len(users) > 0 {
+		return fmt.Errorf("error while removing network: network %s id %s has active endpoints (%s)", n.Name, n.ID, strings.Join(users, ", "))
+	}
+	if n.OwnBridge {
+		if err := bridge.Delete(d.nl, n.Bridge); err != nil {
+			return err
+		}
+	}
+	if n.masquerade() {
+		if err := firewall.DeleteMasquerade(n.Subnet, n.Bridge); err != nil {
+			return err
+		}
+	}
+	delete(d.networks, n.ID)
+	return nil
+}
+
+// ifName returns the lowest unused ethN in a container.
+func ifName(c *Container) string {
+	for i := 0; ; i++ {
+		name := fmt.Sprintf("eth%d", i)
+		used := false
+		for _, ep := range c.Endpoints {
+			used = used || ep.IfName == name
+		}
+		if !used {
+			return name
+		}
+	}
+}
+
+// rewriteHosts rewrites the container's /etc/hosts in place (the bind mount
+// follows the inode) after its addresses changed.
+func (d *Daemon) rewriteHosts(c *Container) {
+	if c.NetworkMode == "host" {
+		return
+	}
+	var addrs []netip.Addr
+	for _, ep := range c.Endpoints {
+		addrs = append(addrs, ep.Addr.Addr())
+	}
+	writeInPlace(c.file("hosts"), hostsFile(c, addrs))
+}
+
+func writeInPlace(path, body string) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC|os.O_CREATE, 0o644)
+	if err != nil {
+		return
+	}
+	f.WriteString(body)
+	f.Close()
+}
