@@ -49,3 +49,53 @@ func LegacyResolvConf(host string) string {
 	}
 	return strings.TrimLeft(s, "\n")
 }
+
+// InternalResolvConf transforms the lab host's resolv.conf for a container
+// on a user-defined network: every nameserver is replaced by the embedded
+// server at 127.0.0.11 (the removed ones become its upstream servers),
+// search lines are kept, and options are kept with ndots:0 added unless an
+// ndots option is already there. The host's "options edns0 trust-ad" thus
+// becomes the notes' "options edns0 trust-ad ndots:0".
+func InternalResolvConf(host string) string {
+	var search []string
+	var opts []string
+	for _, line := range strings.Split(host, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		switch f[0] {
+		case "search", "domain":
+			search = append(search, "search "+strings.Join(f[1:], " "))
+		case "options":
+			opts = append(opts, f[1:]...)
+		}
+	}
+	hasNdots := false
+	for _, o := range opts {
+		hasNdots = hasNdots || strings.HasPrefix(o, "ndots:")
+	}
+	if !hasNdots {
+		opts = append(opts, "ndots:0")
+	}
+	s := "nameserver 127.0.0.11\n"
+	for _, l := range search {
+		s += l + "\n"
+	}
+	return s + "options " + strings.Join(opts, " ") + "\n"
+}
+
+// Nameservers lists the nameserver addresses of a resolv.conf, as
+// host:53, for the embedded server to forward to.
+func Nameservers(resolvConf string) []string {
+	var out []string
+	for _, line := range strings.Split(resolvConf, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "nameserver" {
+			if a, err := netip.ParseAddr(f[1]); err == nil {
+				out = append(out, netip.AddrPortFrom(a, 53).String())
+			}
+		}
+	}
+	return out
+}

@@ -68,3 +68,18 @@ func TestNewID(t *testing.T) {
 		t.Errorf("short IDs collided: %d distinct of 200", len(seen))
 	}
 }
+
+func TestInternalResolvConf(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"nameserver 203.0.113.53\noptions edns0 trust-ad\n", "nameserver 127.0.0.11\noptions edns0 trust-ad ndots:0\n"},
+		{"nameserver 127.0.0.53\nsearch lab.test\n", "nameserver 127.0.0.11\nsearch lab.test\noptions ndots:0\n"},
+		{"nameserver 1.2.3.4\noptions ndots:2\n", "nameserver 127.0.0.11\noptions ndots:2\n"},
+	} {
+		if got := InternalResolvConf(tc.in); got != tc.want {
+			t.Errorf("InternalResolvConf(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	if got := Nameservers("# c\nnameserver 203.0.113.53\nnameserver bogus\nnameserver 198.51.100.9\n"); len(got) != 2 || got[0] != "203.0.113.53:53" {
+		t.Errorf("Nameservers = %v", got)
+	}
+}

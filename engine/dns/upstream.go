@@ -23,8 +23,9 @@ var rootServers = []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"
 type UpstreamZone map[string][]dns.RR
 
 // DefaultUpstreamZone returns the outside's names: example.com and its web
-// server, and big.example.com with enough addresses (40) that the answer
-// exceeds 512 bytes and must come over TCP.
+// server, and big.example.com with enough addresses (100) that the answer
+// exceeds both 512 bytes and dig's default EDNS size (1232), so it must
+// come over TCP.
 func DefaultUpstreamZone(web netip.Addr) UpstreamZone {
 	z := UpstreamZone{}
 	add := func(s string) {
@@ -40,8 +41,8 @@ func DefaultUpstreamZone(web netip.Addr) UpstreamZone {
 	}
 	add(fmt.Sprintf("example.com. 300 IN A %s", web))
 	add("www.example.com. 300 IN CNAME example.com.")
-	for i := 0; i < 40; i++ {
-		add(fmt.Sprintf("big.example.com. 300 IN A 203.0.113.%d", 100+i))
+	for i := 0; i < 100; i++ {
+		add(fmt.Sprintf("big.example.com. 300 IN A 198.18.0.%d", 1+i))
 	}
 	return z
 }

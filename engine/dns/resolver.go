@@ -1,0 +1,230 @@
+package dns
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/nslab/nslab/engine/netns"
+)
+
+// ResolverIP is where containers on user-defined networks send queries.
+const ResolverIP = "127.0.0.11"
+
+// Docker's resolver constants (reference §4).
+const (
+	TTL            = 600
+	maxUpstream    = 3
+	upstreamTimout = 4 * time.Second
+	maxConcurrent  = 1024
+)
+
+// Names is one container's view of the local names.
+type Names interface {
+	LookupName(qname string) (addrs []netip.Addr, known bool)
+	LookupAddr(ip netip.Addr) (ptr string, ok bool)
+}
+
+// View is a container's window on a Table: the networks it is attached to,
+// as a function so that connect and disconnect take effect at once.
+type View struct {
+	T        *Table
+	Networks func() []string
+}
+
+// LookupName implements Names.
+func (v View) LookupName(q string) ([]netip.Addr, bool) { return v.T.Lookup(v.Networks(), q) }
+
+// LookupAddr implements Names.
+func (v View) LookupAddr(ip netip.Addr) (string, bool) { return v.T.Reverse(v.Networks(), ip) }
+
+// Resolver is the embedded DNS server of one container: it answers the
+// container's names itself and forwards everything else to the lab host's
+// upstream servers, as Docker's 127.0.0.11 does.
+type Resolver struct {
+	names    Names
+	upstream []string
+	// Forward reports whether the container may reach outside DNS; a
+	// container only on internal networks may not, and gets SERVFAIL.
+	forward func() bool
+	sem     chan struct{}
+
+	udp, tcp         *dns.Server
+	UDPPort, TCPPort int
+}
+
+// NewResolver returns a resolver. At most three upstream servers are used.
+func NewResolver(names Names, upstream []string, forward func() bool) *Resolver {
+	if len(upstream) > maxUpstream {
+		upstream = upstream[:maxUpstream]
+	}
+	if forward == nil {
+		forward = func() bool { return true }
+	}
+	return &Resolver{names: names, upstream: upstream, forward: forward, sem: make(chan struct{}, maxConcurrent)}
+}
+
+// StartIn opens the resolver's sockets inside the network namespace at
+// nsPath, on 127.0.0.11 and two random ports (UDP and TCP), and serves
+// them from the calling process.
+func (r *Resolver) StartIn(nsPath string) error {
+	var pc net.PacketConn
+	var ln net.Listener
+	err := netns.Do(nsPath, func() (err error) {
+		if pc, err = net.ListenPacket("udp4", ResolverIP+":0"); err != nil {
+			return err
+		}
+		if ln, err = net.Listen("tcp4", ResolverIP+":0"); err != nil {
+			pc.Close()
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("embedded DNS: listen on %s in %s: %w", ResolverIP, nsPath, err)
+	}
+	r.Serve(pc, ln)
+	return nil
+}
+
+// Serve serves already open sockets.
+func (r *Resolver) Serve(pc net.PacketConn, ln net.Listener) {
+	r.UDPPort = pc.LocalAddr().(*net.UDPAddr).Port
+	r.TCPPort = ln.Addr().(*net.TCPAddr).Port
+	r.udp = &dns.Server{PacketConn: pc, Handler: r}
+	r.tcp = &dns.Server{Listener: ln, Handler: r, MaxTCPQueries: -1}
+	started := make(chan struct{}, 2)
+	r.udp.NotifyStartedFunc = func() { started <- struct{}{} }
+	r.tcp.NotifyStartedFunc = func() { started <- struct{}{} }
+	go r.udp.ActivateAndServe()
+	go r.tcp.ActivateAndServe()
+	<-started
+	<-started
+}
+
+// Close stops the resolver and closes its sockets, which also releases
+// their hold on the container's network namespace.
+func (r *Resolver) Close() {
+	if r.udp != nil {
+		r.udp.Shutdown()
+		r.tcp.Shutdown()
+	}
+}
+
+// ServeDNS answers one query. A message without exactly one question, a
+// response, or another opcode is dropped without an answer, as Docker does.
+func (r *Resolver) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
+	if q == nil || len(q.Question) != 1 || q.Response || q.Opcode != dns.OpcodeQuery {
+		return
+	}
+	if resp := r.local(q); resp != nil {
+		truncate(w, q, resp)
+		w.WriteMsg(resp)
+		return
+	}
+	w.WriteMsg(r.forwardQuery(q, isUDP(w)))
+}
+
+// local answers from the container's networks, or returns nil.
+func (r *Resolver) local(q *dns.Msg) *dns.Msg {
+	qq := q.Question[0]
+	if qq.Qclass != dns.ClassINET {
+		return nil
+	}
+	reply := func(rrs ...dns.RR) *dns.Msg {
+		m := new(dns.Msg)
+		m.SetReply(q)
+		m.RecursionAvailable = true
+		m.Authoritative = false
+		m.Answer = rrs
+		return m
+	}
+	switch qq.Qtype {
+	case dns.TypeA, dns.TypeAAAA, dns.TypeMX:
+		addrs, known := r.names.LookupName(qq.Name)
+		if !known {
+			return nil
+		}
+		if qq.Qtype != dns.TypeA {
+			// AAAA on an IPv4-only network, or MX: the name exists,
+			// with nothing of that type (NODATA).
+			return reply()
+		}
+		rand.Shuffle(len(addrs), func(i, j int) { addrs[i], addrs[j] = addrs[j], addrs[i] })
+		rrs := make([]dns.RR, len(addrs))
+		for i, a := range addrs {
+			rrs[i] = &dns.A{Hdr: dns.RR_Header{Name: qq.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: TTL}, A: a.AsSlice()}
+		}
+		return reply(rrs...)
+	case dns.TypePTR:
+		ip, ok := ptrAddr(qq.Name)
+		if !ok {
+			return nil
+		}
+		name, ok := r.names.LookupAddr(ip)
+		if !ok {
+			return nil
+		}
+		return reply(&dns.PTR{Hdr: dns.RR_Header{Name: qq.Name, Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: TTL}, Ptr: name})
+	}
+	return nil
+}
+
+// forwardQuery sends the query, verbatim and over the client's protocol, to
+// each upstream server in turn. SERVFAIL, REFUSED or no answer moves on to
+// the next; any other answer, NXDOMAIN included, goes back to the client.
+// When every server fails the answer is SERVFAIL.
+func (r *Resolver) forwardQuery(q *dns.Msg, udp bool) *dns.Msg {
+	fail := func(rcode int) *dns.Msg {
+		m := new(dns.Msg)
+		m.SetRcode(q, rcode)
+		m.RecursionAvailable = true
+		return m
+	}
+	if !r.forward() || len(r.upstream) == 0 {
+		return fail(dns.RcodeServerFailure)
+	}
+	select {
+	case r.sem <- struct{}{}:
+		defer func() { <-r.sem }()
+	case <-time.After(upstreamTimout):
+		return fail(dns.RcodeRefused)
+	}
+	proto := "tcp"
+	if udp {
+		proto = "udp"
+	}
+	c := &dns.Client{Net: proto, Timeout: upstreamTimout, UDPSize: dns.MaxMsgSize}
+	for _, up := range r.upstream {
+		resp, _, err := c.Exchange(q, up)
+		if err != nil || resp.Rcode == dns.RcodeServerFailure || resp.Rcode == dns.RcodeRefused {
+			continue
+		}
+		resp.Id = q.Id
+		resp.Compress = true
+		return resp
+	}
+	return fail(dns.RcodeServerFailure)
+}
+
+func isUDP(w dns.ResponseWriter) bool {
+	_, ok := w.RemoteAddr().(*net.UDPAddr)
+	return ok
+}
+
+// ptrAddr parses "d.c.b.a.in-addr.arpa.".
+func ptrAddr(name string) (netip.Addr, bool) {
+	s, ok := strings.CutSuffix(strings.ToLower(name), ".in-addr.arpa.")
+	if !ok {
+		return netip.Addr{}, false
+	}
+	p := strings.Split(s, ".")
+	if len(p) != 4 {
+		return netip.Addr{}, false
+	}
+	a, err := netip.ParseAddr(p[3] + "." + p[2] + "." + p[1] + "." + p[0])
+	return a, err == nil && a.Is4()
+}
