@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -20,6 +21,8 @@ import (
 	"github.com/nslab/nslab/engine/api"
 	"github.com/nslab/nslab/engine/bridge"
 	"github.com/nslab/nslab/engine/container"
+	edns "github.com/nslab/nslab/engine/dns"
+	"github.com/nslab/nslab/engine/firewall"
 	"github.com/nslab/nslab/engine/labhost"
 	"github.com/nslab/nslab/engine/netns"
 )
@@ -53,6 +56,12 @@ type Container struct {
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when the process has been reaped
 	output sync.WaitGroup
+	// The embedded DNS server, once the container joins a user-defined
+	// network, and what it needs without taking the daemon's lock: the
+	// container's user-defined networks, and whether any reaches outside.
+	resolver *edns.Resolver
+	dnsNets  atomic.Pointer[[]string]
+	external atomic.Bool
 }
 
 // Endpoint is a container's attachment to a bridge network.
@@ -294,8 +303,7 @@ func (d *Daemon) start(c *Container, stdin, stdout, stderr *os.File) (err error)
 			undo = append(undo, func() { d.detach(c, ep) })
 			addrs = append(addrs, ep.Addr.Addr())
 		}
-		host, _ := os.ReadFile("/etc/resolv.conf")
-		if err := writeFiles(c, hostsFile(c, addrs), container.LegacyResolvConf(string(host))); err != nil {
+		if err := writeFiles(c, hostsFile(c, addrs), d.resolvConf(c)); err != nil {
 			return err
 		}
 	}
@@ -388,10 +396,67 @@ func (d *Daemon) attach(c *Container, n *Network, aliases []string, ipReq string
 		return nil, err
 	}
 	c.Endpoints = append(c.Endpoints, ep)
+	if n.userDefined() {
+		d.dns.Add(n.Name, ep.DNSNames, ip)
+		d.updateDNSView(c)
+		if err := d.ensureResolver(c); err != nil {
+			d.detach(c, ep)
+			return nil, err
+		}
+	}
 	if c.running() {
 		d.rewriteHosts(c)
 	}
 	return ep, nil
+}
+
+// ensureResolver starts the container's embedded DNS server on its first
+// user-defined network: sockets on 127.0.0.11 in its netns, Docker's NAT
+// rules there, and resolv.conf pointing at 127.0.0.11. Call with d.mu held.
+func (d *Daemon) ensureResolver(c *Container) error {
+	if c.resolver != nil {
+		return nil
+	}
+	r := edns.NewResolver(edns.View{T: d.dns, Networks: func() []string { return *c.dnsNets.Load() }}, d.upstream, c.external.Load)
+	if err := r.StartIn(c.SandboxKey); err != nil {
+		return err
+	}
+	if err := firewall.RestoreIn(c.SandboxKey, firewall.ResolverRules(r.UDPPort, r.TCPPort)); err != nil {
+		r.Close()
+		return fmt.Errorf("embedded DNS rules: %w", err)
+	}
+	c.resolver = r
+	if c.running() {
+		writeInPlace(c.file("resolv.conf"), d.resolvConf(c))
+	}
+	return nil
+}
+
+// updateDNSView publishes the container's user-defined networks, in the
+// order it joined them, to its resolver. Call with d.mu held.
+func (d *Daemon) updateDNSView(c *Container) {
+	var nets []string
+	external := false
+	for _, ep := range c.Endpoints {
+		if n, ok := d.networks[ep.NetworkID]; ok {
+			if n.userDefined() {
+				nets = append(nets, n.Name)
+			}
+			external = external || !n.Internal
+		}
+	}
+	c.dnsNets.Store(&nets)
+	c.external.Store(external)
+}
+
+// resolvConf is the container's resolv.conf: the embedded server's form
+// once it has one, else the lab host's file without loopback servers.
+func (d *Daemon) resolvConf(c *Container) string {
+	host, _ := os.ReadFile("/etc/resolv.conf")
+	if c.resolver != nil {
+		return container.InternalResolvConf(string(host))
+	}
+	return container.LegacyResolvConf(string(host))
 }
 
 // checkEndpointRequest validates --network-alias and --ip for network n.
@@ -446,6 +511,9 @@ func hostsFile(c *Container, addrs []netip.Addr) string {
 // is synchronous, as Docker's is, so when stop or rm returns the bridge
 // already shows the port gone. Call with d.mu held.
 func (d *Daemon) detach(c *Container, ep *Endpoint) {
+	if len(ep.DNSNames) > 0 {
+		d.dns.Remove(ep.Network, ep.DNSNames, ep.Addr.Addr())
+	}
 	if err := bridge.Detach(d.nl, ep.HostVeth); err != nil {
 		log.Printf("container %s: %v", c.Name, err)
 	}
@@ -460,6 +528,7 @@ func (d *Daemon) detach(c *Container, ep *Endpoint) {
 			break
 		}
 	}
+	d.updateDNSView(c)
 	if c.running() {
 		d.rewriteHosts(c)
 	}
@@ -496,6 +565,11 @@ func (d *Daemon) reap(c *Container) {
 func (d *Daemon) releaseNetwork(c *Container) {
 	for len(c.Endpoints) > 0 {
 		d.detach(c, c.Endpoints[0])
+	}
+	if c.resolver != nil {
+		// Its sockets hold the netns: close them before unpinning.
+		c.resolver.Close()
+		c.resolver = nil
 	}
 	if c.SandboxKey != "" {
 		if err := netns.Remove(c.SandboxKey); err != nil {

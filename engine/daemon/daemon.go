@@ -24,6 +24,8 @@ import (
 
 	"github.com/nslab/nslab/engine/api"
 	"github.com/nslab/nslab/engine/bridge"
+	"github.com/nslab/nslab/engine/container"
+	edns "github.com/nslab/nslab/engine/dns"
 	"github.com/nslab/nslab/engine/firewall"
 	"github.com/nslab/nslab/engine/image"
 	"github.com/nslab/nslab/engine/ipam"
@@ -43,6 +45,10 @@ type Daemon struct {
 	dir    string
 	nl     *netlink.Handle
 	images *image.Store
+	// dns is every user-defined network's names; upstream is where the
+	// embedded DNS servers forward, from the lab host's resolv.conf.
+	dns      *edns.Table
+	upstream []string
 
 	mu         sync.Mutex
 	networks   map[string]*Network // by ID
@@ -98,6 +104,10 @@ func New(dir string) (*Daemon, error) {
 		images:     image.NewStore(filepath.Join(dir, "images")),
 		networks:   map[string]*Network{},
 		containers: map[string]*Container{},
+		dns:        edns.NewTable(),
+	}
+	if rc, err := os.ReadFile("/etc/resolv.conf"); err == nil {
+		d.upstream = container.Nameservers(string(rc))
 	}
 	if err := labhost.SetSysctl("net/ipv4/ip_forward", "1"); err != nil {
 		return nil, err
