@@ -458,6 +458,7 @@ func printInspect(raw []json.RawMessage, format string) error {
 
 func networkCmd() *cobra.Command {
 	n := &cobra.Command{Use: "network", Short: "Manage networks"}
+	var quiet bool
 	ls := &cobra.Command{
 		Use:     "ls",
 		Aliases: []string{"list"},
@@ -468,6 +469,12 @@ func networkCmd() *cobra.Command {
 			if err := call("network-ls", nil, &rows); err != nil {
 				return err
 			}
+			if quiet {
+				for _, r := range rows {
+					fmt.Println(r.ID[:12])
+				}
+				return nil
+			}
 			w := tabwriter.NewWriter(os.Stdout, 10, 1, 3, ' ', 0)
 			fmt.Fprintln(w, "NETWORK ID\tNAME\tDRIVER\tSCOPE")
 			for _, r := range rows {
@@ -476,6 +483,7 @@ func networkCmd() *cobra.Command {
 			return w.Flush()
 		},
 	}
+	ls.Flags().BoolVarP(&quiet, "quiet", "q", false, "Only display network IDs")
 	var format string
 	inspect := &cobra.Command{
 		Use:   "inspect [OPTIONS] NETWORK [NETWORK...]",
