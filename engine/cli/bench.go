@@ -89,7 +89,7 @@ func benchCmd() *cobra.Command {
 			return printBench("run", d)
 		},
 	}
-	c.AddCommand(attach, run)
+	c.AddCommand(attach, run, benchDNSCmd())
 	return c
 }
 
