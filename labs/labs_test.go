@@ -7,6 +7,7 @@
 package labs
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -74,9 +75,35 @@ func Params() testscript.Params {
 			if err != nil {
 				return fmt.Errorf("start lab host: %w", err)
 			}
-			env.Defer(func() { h.Close() })
+			env.Defer(func() {
+				checkDaemonLog(env.T(), h)
+				h.Close()
+			})
 			env.Setenv(labhost.EnvHost, h.Env())
 			return nil
 		},
+	}
+}
+
+// checkDaemonLog fails the script if the lab host's engine daemon logged a
+// data race or a panic. Under `go test -race` the daemon is the race-enabled
+// test binary, but a race it finds only reaches its own log, so each script
+// reads that log before its lab host goes away.
+func checkDaemonLog(t testscript.T, h *labhost.Host) {
+	cmd, err := labhost.Command(h.Env(), "cat", labhost.StateDir+"/daemon.log")
+	if err != nil {
+		return
+	}
+	out, err := cmd.Output()
+	if err != nil {
+		t.Log("could not read the daemon log: ", err)
+		return
+	}
+	if bytes.Contains(out, []byte("DATA RACE")) || bytes.Contains(out, []byte("panic:")) {
+		if e, ok := t.(interface{ Errorf(string, ...any) }); ok {
+			e.Errorf("the lab host's engine daemon reported a data race or panic:\n%s", out)
+		} else {
+			t.Log("the lab host's engine daemon reported a data race or panic:\n", string(out))
+		}
 	}
 }

@@ -604,6 +604,7 @@ func (d *Daemon) handleRun(s *api.ServerConn) {
 		return
 	}
 	stdin, stdout, stderr, closers, err := d.stdio(c, o, s.Files)
+	s.Files = nil // stdio owns them now
 	if err == nil {
 		err = d.start(c, stdin, stdout, stderr)
 	}
@@ -630,33 +631,46 @@ func (d *Daemon) handleRun(s *api.ServerConn) {
 
 // stdio prepares the container's standard streams. Detached containers
 // write to the json log through pipes (or a pty with -t). Attached ones get
-// the caller's files: the log is teed from pipes to them, or, with -t, the
-// caller's pty slave is used as it is. It returns the files to close in the
-// daemon once the process has started.
+// the caller's files: the log is teed from pipes into the caller's stdout
+// and stderr, or, with -t, the caller's pty slave is used as it is.
+//
+// stdio owns every passed file from then on. It returns the files the
+// daemon must close once the process has started (the container has its
+// own copies); tee targets are closed when their copier has finished.
 func (d *Daemon) stdio(c *Container, o RunOptions, passed []*os.File) (stdin, stdout, stderr *os.File, closers []*os.File, err error) {
-	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
+	fail := func(err error) (*os.File, *os.File, *os.File, []*os.File, error) {
+		for _, f := range append(closers, passed...) {
+			f.Close()
+		}
 		return nil, nil, nil, nil, err
+	}
+	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
+		return fail(err)
+	}
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return fail(err)
+	}
+	closers = append(closers, devnull)
+	stdin = devnull
+	if !o.Detach && o.Tty {
+		if len(passed) != 1 {
+			return fail(errors.New("an attached run with a terminal passes exactly one file, the pty slave"))
+		}
+		return passed[0], passed[0], passed[0], append(closers, passed[0]), nil
 	}
 	logf, err := os.OpenFile(c.LogPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
 	if err != nil {
-		return nil, nil, nil, nil, err
+		return fail(err)
 	}
 	lw := &jsonLog{f: logf}
-	devnull, _ := os.Open(os.DevNull)
-	closers = append(closers, devnull)
-	stdin = devnull
-	switch {
-	case !o.Detach && o.Tty:
-		if len(passed) < 1 {
-			return nil, nil, nil, nil, errors.New("attached run with a terminal needs the terminal")
-		}
-		logf.Close()
-		return passed[0], passed[0], passed[0], append(closers, passed...), nil
-	case o.Tty:
+	if o.Tty {
 		master, slave, err := pty.Open()
 		if err != nil {
-			return nil, nil, nil, nil, fmt.Errorf("allocate pty: %w", err)
+			logf.Close()
+			return fail(fmt.Errorf("allocate pty: %w", err))
 		}
+		closers = append(closers, passed...)
 		c.output.Add(1)
 		go func() {
 			defer c.output.Done()
@@ -668,20 +682,26 @@ func (d *Daemon) stdio(c *Container, o RunOptions, passed []*os.File) (stdin, st
 	}
 	var outs [2]*os.File
 	if !o.Detach {
-		if len(passed) < 2 {
-			return nil, nil, nil, nil, errors.New("attached run needs stdout and stderr")
+		if len(passed) < 2 || len(passed) > 3 {
+			logf.Close()
+			return fail(errors.New("an attached run passes stdout, stderr and, with -i, stdin"))
 		}
 		outs = [2]*os.File{passed[0], passed[1]}
-		if o.Interactive && len(passed) > 2 {
-			stdin = passed[2]
+		if len(passed) == 3 {
+			closers = append(closers, passed[2])
+			if o.Interactive {
+				stdin = passed[2]
+			}
 		}
+	} else {
+		closers = append(closers, passed...)
 	}
 	var wends [2]*os.File
 	var pending sync.WaitGroup
 	for i, stream := range []string{"stdout", "stderr"} {
 		r, w, err := os.Pipe()
 		if err != nil {
-			return nil, nil, nil, nil, err
+			return fail(err)
 		}
 		wends[i] = w
 		closers = append(closers, w)
@@ -697,8 +717,10 @@ func (d *Daemon) stdio(c *Container, o RunOptions, passed []*os.File) (stdin, st
 	go func() {
 		pending.Wait()
 		logf.Close()
-		for _, f := range passed {
-			f.Close()
+		for _, f := range outs {
+			if f != nil {
+				f.Close()
+			}
 		}
 	}()
 	return stdin, wends[0], wends[1], closers, nil
