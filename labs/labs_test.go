@@ -76,7 +76,10 @@ func Params() testscript.Params {
 				return fmt.Errorf("start lab host: %w", err)
 			}
 			env.Defer(func() {
-				checkDaemonLog(env.T(), h)
+				// testscript's T wraps *testing.T, which has Errorf.
+				if t, ok := env.T().(errorLogger); ok {
+					checkDaemonLog(t, h)
+				}
 				h.Close()
 			})
 			env.Setenv(labhost.EnvHost, h.Env())
@@ -89,7 +92,7 @@ func Params() testscript.Params {
 // data race or a panic. Under `go test -race` the daemon is the race-enabled
 // test binary, but a race it finds only reaches its own log, so each script
 // reads that log before its lab host goes away.
-func checkDaemonLog(t testscript.T, h *labhost.Host) {
+func checkDaemonLog(t errorLogger, h *labhost.Host) {
 	cmd, err := labhost.Command(h.Env(), "cat", labhost.StateDir+"/daemon.log")
 	if err != nil {
 		return
@@ -100,10 +103,12 @@ func checkDaemonLog(t testscript.T, h *labhost.Host) {
 		return
 	}
 	if bytes.Contains(out, []byte("DATA RACE")) || bytes.Contains(out, []byte("panic:")) {
-		if e, ok := t.(interface{ Errorf(string, ...any) }); ok {
-			e.Errorf("the lab host's engine daemon reported a data race or panic:\n%s", out)
-		} else {
-			t.Log("the lab host's engine daemon reported a data race or panic:\n", string(out))
-		}
+		t.Errorf("the lab host's engine daemon reported a data race or panic:\n%s", out)
 	}
+}
+
+// errorLogger is what checkDaemonLog needs of a test.
+type errorLogger interface {
+	Errorf(format string, args ...any)
+	Log(args ...any)
 }

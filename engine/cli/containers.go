@@ -175,7 +175,10 @@ func execCmd() *cobra.Command {
 			// Enter every namespace of the container's first process;
 			// nsenter forks after joining the pid namespace, so the
 			// command gets a pid there and sees the container's /proc.
-			nsargs := []string{"--target", fmt.Sprint(info.Pid), "--mount", "--uts", "--ipc", "--net", "--pid", "--wd=/", "--"}
+			// --wd without a value takes the process's own working
+			// directory; --wd=/ would open / before entering the mount
+			// namespace, leaving the command outside the container's root.
+			nsargs := []string{"--target", fmt.Sprint(info.Pid), "--mount", "--uts", "--ipc", "--net", "--pid", "--wd", "--"}
 			e := exec.Command("nsenter", append(nsargs, args[1:]...)...)
 			e.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOSTNAME=" + info.Hostname, "HOME=/root"}
 			if tty {
