@@ -96,7 +96,7 @@ func init() {
 		for _, n := range d.networks {
 			out = append(out, NetworkSummary{n.ID, n.Name, n.Driver, "local"})
 		}
-		sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+		sort.Slice(out, func(i, j int) bool { return naturalLess(out[i].Name, out[j].Name) })
 		return out, nil
 	}
 	handlers["network-inspect"] = func(d *Daemon, s *api.ServerConn) (any, error) {
@@ -185,4 +185,36 @@ func (d *Daemon) networkJSON(n *Network) ordered {
 		{"Options", options},
 		{"Labels", map[string]string{}},
 	}
+}
+
+// naturalLess orders names as docker network ls does: runs of digits
+// compare as numbers, so net2 sorts before net10.
+func naturalLess(a, b string) bool {
+	for a != "" && b != "" {
+		da, db := digitPrefix(a), digitPrefix(b)
+		if da != "" && db != "" {
+			na, nb := strings.TrimLeft(da, "0"), strings.TrimLeft(db, "0")
+			if len(na) != len(nb) {
+				return len(na) < len(nb)
+			}
+			if na != nb {
+				return na < nb
+			}
+			a, b = a[len(da):], b[len(db):]
+			continue
+		}
+		if a[0] != b[0] {
+			return a[0] < b[0]
+		}
+		a, b = a[1:], b[1:]
+	}
+	return len(a) < len(b)
+}
+
+func digitPrefix(s string) string {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return s[:i]
 }
