@@ -123,7 +123,7 @@ func New(dir string) (*Daemon, error) {
 	if _, err := bridge.Ensure(nl, DefaultBridgeName, netip.PrefixFrom(gw, DefaultBridgeSubnet.Bits()), DefaultMTU); err != nil {
 		return nil, err
 	}
-	if err := firewall.EnsureMasquerade(DefaultBridgeSubnet, DefaultBridgeName); err != nil {
+	if err := firewall.Init(); err != nil {
 		return nil, err
 	}
 	now := time.Now()
@@ -135,6 +135,11 @@ func New(dir string) (*Daemon, error) {
 		n.ID = newNetworkID()
 		n.Created = now
 		d.networks[n.ID] = n
+		if n.Driver == "bridge" {
+			if err := firewall.AddNetwork(n.firewall()); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return d, nil
 }

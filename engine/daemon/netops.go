@@ -230,20 +230,25 @@ func (d *Daemon) createNetwork(req NetworkCreate) (*Network, error) {
 	if _, err := bridge.Ensure(d.nl, n.Bridge, netip.PrefixFrom(n.Gateway, n.Subnet.Bits()), 0); err != nil {
 		return nil, err
 	}
-	if n.masquerade() {
-		if err := firewall.EnsureMasquerade(n.Subnet, n.Bridge); err != nil {
-			if n.OwnBridge {
-				bridge.Delete(d.nl, n.Bridge)
-			}
-			return nil, err
+	if err := firewall.AddNetwork(n.firewall()); err != nil {
+		if n.OwnBridge {
+			bridge.Delete(d.nl, n.Bridge)
 		}
+		return nil, err
 	}
 	d.networks[n.ID] = n
 	return n, nil
 }
 
-func (n *Network) masquerade() bool {
-	return !n.Internal && n.Options["com.docker.network.bridge.enable_ip_masquerade"] != "false"
+// firewall is what the firewall needs to know of n.
+func (n *Network) firewall() firewall.Network {
+	return firewall.Network{
+		Bridge:     n.Bridge,
+		Subnet:     n.Subnet,
+		ICC:        n.Options["com.docker.network.bridge.enable_icc"] != "false",
+		Masquerade: n.Options["com.docker.network.bridge.enable_ip_masquerade"] != "false",
+		Internal:   n.Internal,
+	}
 }
 
 // removeNetwork refuses predefined networks and networks in use, as Docker
@@ -273,10 +278,8 @@ func (d *Daemon) removeNetwork(ref string) error {
 			return err
 		}
 	}
-	if n.masquerade() {
-		if err := firewall.DeleteMasquerade(n.Subnet, n.Bridge); err != nil {
-			return err
-		}
+	if err := firewall.RemoveNetwork(n.firewall()); err != nil {
+		return err
 	}
 	delete(d.networks, n.ID)
 	return nil

@@ -1,7 +1,13 @@
-// Package firewall writes the lab host's iptables rules. Every change is one
-// iptables-restore transaction (--noflush), never one iptables exec per
-// rule, and the rules stay visible to iptables-save, which is how learners
-// read them.
+// Package firewall writes the lab host's iptables rules in Docker's classic
+// layout (Docker 27 and before, the one the notes and most tutorials show):
+// DOCKER-USER first in FORWARD, then DOCKER-ISOLATION-STAGE-1/2 between
+// bridge networks, per-network FORWARD rules, MASQUERADE per subnet, and
+// the DOCKER chains in nat and filter for published ports.
+//
+// Every change is one iptables-restore --noflush transaction, never one
+// iptables exec per rule, and the rules stay visible to iptables-save,
+// which is how learners read them. Removal replays the same rule specs
+// with -D, so after everything is removed only the base chains remain.
 package firewall
 
 import (
@@ -15,7 +21,7 @@ import (
 )
 
 // Restore applies an iptables-restore script without flushing other rules.
-// It runs in the network namespace of the calling process.
+// It runs in the network namespace of the calling thread.
 func Restore(script string) error {
 	cmd := exec.Command("iptables-restore", "--noflush", "--wait")
 	cmd.Stdin = strings.NewReader(script)
@@ -27,26 +33,169 @@ func Restore(script string) error {
 	return nil
 }
 
-// MasqueradeRule is Docker's outbound NAT rule for a bridge network: traffic
-// from the subnet that leaves by any other interface takes the lab host's
-// address.
-func MasqueradeRule(subnet netip.Prefix, bridge string) string {
-	return fmt.Sprintf("-s %s ! -o %s -j MASQUERADE", subnet.Masked(), bridge)
+// RestoreIn applies an iptables-restore script inside the network
+// namespace pinned at nsPath: iptables-restore is forked from a thread that
+// has joined it.
+func RestoreIn(nsPath, script string) error {
+	return netns.Do(nsPath, func() error { return Restore(script) })
 }
 
-// EnsureMasquerade installs MasqueradeRule in nat POSTROUTING unless it is
-// already there.
-func EnsureMasquerade(subnet netip.Prefix, bridge string) error {
-	rule := strings.Fields(MasqueradeRule(subnet, bridge))
-	if exec.Command("iptables", append([]string{"--wait", "-t", "nat", "-C", "POSTROUTING"}, rule...)...).Run() == nil {
+// BaseRules are the chains Docker creates at start, whatever the networks:
+// the user's DOCKER-USER chain first in FORWARD, the two isolation stages,
+// the DOCKER chains for published ports, and FORWARD's policy set to DROP
+// because the lab host, like Docker, had to turn IP forwarding on itself.
+func BaseRules() string {
+	return `*filter
+:FORWARD DROP [0:0]
+:DOCKER - [0:0]
+:DOCKER-ISOLATION-STAGE-1 - [0:0]
+:DOCKER-ISOLATION-STAGE-2 - [0:0]
+:DOCKER-USER - [0:0]
+-A FORWARD -j DOCKER-USER
+-A FORWARD -j DOCKER-ISOLATION-STAGE-1
+-A DOCKER-ISOLATION-STAGE-1 -j RETURN
+-A DOCKER-ISOLATION-STAGE-2 -j RETURN
+-A DOCKER-USER -j RETURN
+COMMIT
+*nat
+:DOCKER - [0:0]
+-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+-A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER
+COMMIT
+`
+}
+
+// Network is what the firewall needs to know of a bridge network.
+type Network struct {
+	Bridge     string
+	Subnet     netip.Prefix
+	ICC        bool // containers on the bridge may talk to each other
+	Masquerade bool // outbound NAT
+	Internal   bool // no traffic in or out of the subnet
+}
+
+// networkRules returns a network's rules as (table, position, spec)
+// triples. Position "I" inserts at the top of the chain (the isolation
+// rules must come before the stage's RETURN); "A" appends.
+func networkRules(n Network) []rule {
+	br, sn := n.Bridge, n.Subnet.Masked().String()
+	iccVerdict := "ACCEPT"
+	if !n.ICC {
+		iccVerdict = "DROP"
+	}
+	if n.Internal {
+		return []rule{
+			{"filter", "I", "DOCKER-ISOLATION-STAGE-1 ! -s " + sn + " -o " + br + " -j DROP"},
+			{"filter", "I", "DOCKER-ISOLATION-STAGE-1 ! -d " + sn + " -i " + br + " -j DROP"},
+			{"filter", "A", "FORWARD -i " + br + " -o " + br + " -j " + iccVerdict},
+		}
+	}
+	rs := []rule{
+		{"filter", "A", "FORWARD -o " + br + " -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"},
+		{"filter", "A", "FORWARD -o " + br + " -j DOCKER"},
+		{"filter", "A", "FORWARD -i " + br + " ! -o " + br + " -j ACCEPT"},
+		{"filter", "A", "FORWARD -i " + br + " -o " + br + " -j " + iccVerdict},
+		{"filter", "I", "DOCKER-ISOLATION-STAGE-1 -i " + br + " ! -o " + br + " -j DOCKER-ISOLATION-STAGE-2"},
+		{"filter", "I", "DOCKER-ISOLATION-STAGE-2 -o " + br + " -j DROP"},
+		{"nat", "A", "DOCKER -i " + br + " -j RETURN"},
+	}
+	if n.Masquerade {
+		rs = append(rs, rule{"nat", "A", "POSTROUTING -s " + sn + " ! -o " + br + " -j MASQUERADE"})
+	}
+	return rs
+}
+
+// Port is one published port.
+type Port struct {
+	Proto         string     // tcp or udp
+	HostIP        netip.Addr // invalid or 0.0.0.0 means every address
+	HostPort      uint16
+	ContainerIP   netip.Addr
+	ContainerPort uint16
+	Bridge        string
+}
+
+func portRules(p Port) []rule {
+	c := p.ContainerIP.String()
+	dst := ""
+	if p.HostIP.IsValid() && !p.HostIP.IsUnspecified() {
+		dst = "-d " + p.HostIP.String() + "/32 "
+	}
+	return []rule{
+		{"nat", "A", fmt.Sprintf("DOCKER %s! -i %s -p %s -m %s --dport %d -j DNAT --to-destination %s:%d",
+			dst, p.Bridge, p.Proto, p.Proto, p.HostPort, c, p.ContainerPort)},
+		{"nat", "A", fmt.Sprintf("POSTROUTING -s %s/32 -d %s/32 -p %s -m %s --dport %d -j MASQUERADE",
+			c, c, p.Proto, p.Proto, p.ContainerPort)},
+		{"filter", "A", fmt.Sprintf("DOCKER -d %s/32 ! -i %s -o %s -p %s -m %s --dport %d -j ACCEPT",
+			c, p.Bridge, p.Bridge, p.Proto, p.Proto, p.ContainerPort)},
+	}
+}
+
+type rule struct{ table, pos, spec string }
+
+// script renders rules as one iptables-restore transaction, adding them
+// (add) or deleting them.
+func script(rules []rule, add bool) string {
+	var b strings.Builder
+	for _, table := range []string{"filter", "nat"} {
+		var lines []string
+		for _, r := range rules {
+			if r.table != table {
+				continue
+			}
+			op := "-" + r.pos
+			if !add {
+				op = "-D"
+			}
+			lines = append(lines, op+" "+r.spec)
+		}
+		if len(lines) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "*%s\n%s\nCOMMIT\n", table, strings.Join(lines, "\n"))
+	}
+	return b.String()
+}
+
+// AddNetworkScript and the other *Script functions return the
+// iptables-restore transaction for one change.
+func AddNetworkScript(n Network) string    { return script(networkRules(n), true) }
+func RemoveNetworkScript(n Network) string { return script(networkRules(n), false) }
+func AddPortsScript(ps []Port) string      { return script(portsRules(ps), true) }
+func RemovePortsScript(ps []Port) string   { return script(portsRules(ps), false) }
+
+func portsRules(ps []Port) []rule {
+	var rs []rule
+	for _, p := range ps {
+		rs = append(rs, portRules(p)...)
+	}
+	return rs
+}
+
+// Init installs the base chains in the calling namespace.
+func Init() error { return Restore(BaseRules()) }
+
+// AddNetwork installs a network's rules in one transaction.
+func AddNetwork(n Network) error { return Restore(AddNetworkScript(n)) }
+
+// RemoveNetwork deletes a network's rules in one transaction.
+func RemoveNetwork(n Network) error { return Restore(RemoveNetworkScript(n)) }
+
+// AddPorts installs the rules of a container's published ports in one
+// transaction.
+func AddPorts(ps []Port) error {
+	if len(ps) == 0 {
 		return nil
 	}
-	return Restore("*nat\n-A POSTROUTING " + strings.Join(rule, " ") + "\nCOMMIT\n")
+	return Restore(AddPortsScript(ps))
 }
 
-// DeleteMasquerade removes MasqueradeRule from nat POSTROUTING.
-func DeleteMasquerade(subnet netip.Prefix, bridge string) error {
-	return Restore("*nat\n-D POSTROUTING " + MasqueradeRule(subnet, bridge) + "\nCOMMIT\n")
+// RemovePorts deletes them in one transaction.
+func RemovePorts(ps []Port) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	return Restore(RemovePortsScript(ps))
 }
 
 // ResolverRules is the nat table Docker installs in a container's network
@@ -65,11 +214,4 @@ func ResolverRules(udpPort, tcpPort int) string {
 -A DOCKER_POSTROUTING -s 127.0.0.11/32 -p udp -m udp --sport %[1]d -j SNAT --to-source :53
 COMMIT
 `, udpPort, tcpPort)
-}
-
-// RestoreIn applies an iptables-restore script inside the network
-// namespace pinned at nsPath: iptables-restore is forked from a thread that
-// has joined it.
-func RestoreIn(nsPath, script string) error {
-	return netns.Do(nsPath, func() error { return Restore(script) })
 }

@@ -1,0 +1,72 @@
+package firewall
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+)
+
+func TestNetworkScript(t *testing.T) {
+	n := Network{Bridge: "docker0", Subnet: netip.MustParsePrefix("172.17.0.0/16"), ICC: true, Masquerade: true}
+	got := AddNetworkScript(n)
+	want := `*filter
+-A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A FORWARD -o docker0 -j DOCKER
+-A FORWARD -i docker0 ! -o docker0 -j ACCEPT
+-A FORWARD -i docker0 -o docker0 -j ACCEPT
+-I DOCKER-ISOLATION-STAGE-1 -i docker0 ! -o docker0 -j DOCKER-ISOLATION-STAGE-2
+-I DOCKER-ISOLATION-STAGE-2 -o docker0 -j DROP
+COMMIT
+*nat
+-A DOCKER -i docker0 -j RETURN
+-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
+COMMIT
+`
+	if got != want {
+		t.Errorf("docker0 rules:\n%s\nwant (Docker 27's layout):\n%s", got, want)
+	}
+	// Removal deletes exactly the same specs.
+	rm := RemoveNetworkScript(n)
+	if strings.Count(rm, "\n-D ") != 8 || strings.Contains(rm, "-A ") || strings.Contains(rm, "-I ") {
+		t.Errorf("removal script:\n%s", rm)
+	}
+}
+
+func TestICCOffAndInternal(t *testing.T) {
+	off := AddNetworkScript(Network{Bridge: "br-x", Subnet: netip.MustParsePrefix("172.18.0.0/16"), ICC: false, Masquerade: true})
+	if !strings.Contains(off, "-A FORWARD -i br-x -o br-x -j DROP\n") {
+		t.Errorf("icc=false should drop bridge-internal traffic:\n%s", off)
+	}
+	in := AddNetworkScript(Network{Bridge: "br-i", Subnet: netip.MustParsePrefix("172.19.0.0/16"), ICC: true, Internal: true, Masquerade: true})
+	for _, want := range []string{
+		"-I DOCKER-ISOLATION-STAGE-1 ! -s 172.19.0.0/16 -o br-i -j DROP\n",
+		"-I DOCKER-ISOLATION-STAGE-1 ! -d 172.19.0.0/16 -i br-i -j DROP\n",
+		"-A FORWARD -i br-i -o br-i -j ACCEPT\n",
+	} {
+		if !strings.Contains(in, want) {
+			t.Errorf("internal network rules lack %q:\n%s", want, in)
+		}
+	}
+	if strings.Contains(in, "MASQUERADE") || strings.Contains(in, "*nat") {
+		t.Errorf("internal network has NAT rules:\n%s", in)
+	}
+}
+
+func TestPortScript(t *testing.T) {
+	p := Port{Proto: "tcp", HostPort: 8080, ContainerIP: netip.MustParseAddr("172.17.0.2"), ContainerPort: 80, Bridge: "docker0"}
+	got := AddPortsScript([]Port{p})
+	for _, want := range []string{
+		"-A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80\n",
+		"-A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -j MASQUERADE\n",
+		"-A DOCKER -d 172.17.0.2/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport 80 -j ACCEPT\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("port rules lack %q:\n%s", want, got)
+		}
+	}
+	p.HostIP = netip.MustParseAddr("198.51.100.2")
+	p.Proto = "udp"
+	if got := AddPortsScript([]Port{p}); !strings.Contains(got, "-A DOCKER -d 198.51.100.2/32 ! -i docker0 -p udp -m udp --dport 8080 -j DNAT --to-destination 172.17.0.2:80\n") {
+		t.Errorf("host-IP udp rule:\n%s", got)
+	}
+}
