@@ -68,10 +68,13 @@ func Main() int {
 	}
 }
 
-// outsideServices runs in the lab host supervisor: the outside's DNS server.
+// outsideServices runs in the lab host supervisor: the outside's DNS and
+// web servers.
 func outsideServices() error {
-	_, err := dns.ListenInNetNS(labhost.OutsideNetNS, labhost.UpstreamDNS, dns.DefaultUpstreamZone(labhost.OutsideWeb))
-	return err
+	if _, err := dns.ListenInNetNS(labhost.OutsideNetNS, labhost.UpstreamDNS, dns.DefaultUpstreamZone(labhost.OutsideWeb)); err != nil {
+		return err
+	}
+	return labhost.ServeOutsideWeb()
 }
 
 func needsLabHost(verb string) bool {
@@ -94,7 +97,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(
-		sandboxCmd(), hostCmd(), runCmd(), execCmd(), psCmd(), logsCmd(), stopCmd(), killCmd(),
+		sandboxCmd(), hostCmd(), outsideCmd(), runCmd(), execCmd(), psCmd(), logsCmd(), stopCmd(), killCmd(),
 		rmCmd(), inspectCmd(), networkCmd(),
 		benchCmd(),
 	)

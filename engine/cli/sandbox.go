@@ -87,3 +87,27 @@ func hostCmd() *cobra.Command {
 	c.Flags().SetInterspersed(false)
 	return c
 }
+
+func outsideCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "outside COMMAND [ARG...]",
+		Short: "Run a command in the lab host's simulated outside (\"the internet\")",
+		Long: `outside runs a command in the network namespace behind the lab host's eth0:
+the simulated internet, where example.com (203.0.113.80) and the upstream DNS
+server (203.0.113.53) live. Use it to reach published ports from outside.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := os.Stat(labhost.MarkerFile); err != nil {
+				return errors.New("not inside a lab host: set NSLAB_HOST, or use `nslab sandbox -- COMMAND`")
+			}
+			nsenter, err := exec.LookPath("nsenter")
+			if err != nil {
+				return err
+			}
+			argv := append([]string{"nsenter", "--net=" + labhost.OutsideNetNS, "--"}, args...)
+			return syscall.Exec(nsenter, argv, os.Environ())
+		},
+	}
+	c.Flags().SetInterspersed(false)
+	return c
+}
