@@ -98,7 +98,7 @@ func newRoot() *cobra.Command {
 	}
 	root.AddCommand(
 		sandboxCmd(), hostCmd(), outsideCmd(), runCmd(), execCmd(), psCmd(), logsCmd(), stopCmd(), killCmd(),
-		rmCmd(), inspectCmd(), networkCmd(),
+		rmCmd(), inspectCmd(), networkCmd(), portCmd(),
 		benchCmd(),
 	)
 	return root

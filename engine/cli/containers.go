@@ -20,6 +20,7 @@ import (
 	"github.com/nslab/nslab/engine/api"
 	"github.com/nslab/nslab/engine/daemon"
 	"github.com/nslab/nslab/engine/labhost"
+	"github.com/nslab/nslab/engine/portmap"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
@@ -60,6 +61,9 @@ func runCmd() *cobra.Command {
 	f.StringVar(&o.Pid, "pid", "", "PID namespace to use (host, container:<name|id>)")
 	f.StringSliceVar(&o.Aliases, "network-alias", nil, "Add network-scoped alias for the container")
 	f.StringVar(&o.IP, "ip", "", "IPv4 address (e.g., 172.30.100.104)")
+	f.StringArrayVarP(&o.Publish, "publish", "p", nil, "Publish a container's port(s) to the host ([IP:][HOSTPORT:]CONTAINERPORT[/PROTO])")
+	f.BoolVarP(&o.PublishAll, "publish-all", "P", false, "Publish all exposed ports to random ports")
+	f.StringArrayVar(&o.Expose, "expose", nil, "Expose a port or a range of ports")
 	f.MarkHidden("net")
 	c.Flags().BoolP("help", "", false, "help for run")
 	return c
@@ -117,6 +121,9 @@ func run(o daemon.RunOptions) (int, error) {
 	var res daemon.RunResult
 	if err := conn.Recv(&res); err != nil {
 		return 0, err
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintln(os.Stderr, "WARNING:", w)
 	}
 	if o.Detach {
 		fmt.Println(res.ID)
@@ -284,6 +291,40 @@ func humanDuration(d time.Duration) string {
 		return fmt.Sprintf("%d hours", h)
 	default:
 		return fmt.Sprintf("%d days", h/24)
+	}
+}
+
+func portCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "port CONTAINER [PRIVATE_PORT[/PROTO]]",
+		Short: "List port mappings or a specific mapping for the container",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var ports []portmap.Binding
+			if err := call("port", daemon.NameRequest{Names: args[:1]}, &ports); err != nil {
+				return err
+			}
+			found := false
+			for _, b := range ports {
+				if len(args) == 2 {
+					want := args[1]
+					if !strings.Contains(want, "/") {
+						want += "/tcp"
+					}
+					if b.Key() != want {
+						continue
+					}
+					fmt.Printf("%s:%d\n", b.HostIP, b.HostPort)
+				} else {
+					fmt.Printf("%s -> %s:%d\n", b.Key(), b.HostIP, b.HostPort)
+				}
+				found = true
+			}
+			if len(args) == 2 && !found {
+				return fmt.Errorf("no public port '%s' published for %s", args[1], args[0])
+			}
+			return nil
+		},
 	}
 }
 

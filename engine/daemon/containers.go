@@ -25,6 +25,7 @@ import (
 	"github.com/nslab/nslab/engine/firewall"
 	"github.com/nslab/nslab/engine/labhost"
 	"github.com/nslab/nslab/engine/netns"
+	"github.com/nslab/nslab/engine/portmap"
 )
 
 // Container is one container's state.
@@ -52,6 +53,11 @@ type Container struct {
 	// What run asked for on its first network.
 	RunAliases []string
 	RunIP      string
+	// Published ports: as asked (HostPort 0 = any), and as running.
+	Bindings []portmap.Binding
+	Exposed  []portmap.Binding
+	Ports    []portmap.Binding
+	warnings []string
 
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when the process has been reaped
@@ -62,6 +68,7 @@ type Container struct {
 	resolver *edns.Resolver
 	dnsNets  atomic.Pointer[[]string]
 	external atomic.Bool
+	proxies  []*portmap.Proxy
 }
 
 // Endpoint is a container's attachment to a bridge network.
@@ -190,6 +197,9 @@ func (d *Daemon) create(o RunOptions) (*Container, error) {
 		}
 	}
 	c.RunAliases, c.RunIP = o.Aliases, o.IP
+	if err := d.checkPorts(c, o); err != nil {
+		return nil, err
+	}
 	switch p := o.Pid; {
 	case p == "":
 	case p == "host":
@@ -306,6 +316,12 @@ func (d *Daemon) start(c *Container, stdin, stdout, stderr *os.File) (err error)
 		if err := writeFiles(c, hostsFile(c, addrs), d.resolvConf(c)); err != nil {
 			return err
 		}
+	}
+	if len(c.Bindings) > 0 {
+		if err := d.publish(c); err != nil {
+			return err
+		}
+		undo = append(undo, func() { d.unpublish(c) })
 	}
 	switch c.PidMode {
 	case "host":
@@ -563,6 +579,7 @@ func (d *Daemon) reap(c *Container) {
 // releaseNetwork frees addresses and unpins the netns; the kernel destroys
 // the namespace and its veths. Call with d.mu held.
 func (d *Daemon) releaseNetwork(c *Container) {
+	d.unpublish(c)
 	for len(c.Endpoints) > 0 {
 		d.detach(c, c.Endpoints[0])
 	}
@@ -620,7 +637,7 @@ func (d *Daemon) handleRun(s *api.ServerConn) {
 	d.saveState()
 	exited := c.exited
 	d.mu.Unlock()
-	s.Reply(RunResult{ID: c.ID}, nil)
+	s.Reply(RunResult{ID: c.ID, Warnings: c.warnings}, nil)
 	if o.Detach {
 		return
 	}
@@ -770,7 +787,7 @@ func init() {
 			}
 			out = append(out, PsEntry{
 				ID: c.ID, Image: c.Image, Command: strings.Join(c.Cmd, " "), Created: c.Created,
-				Status: c.Status, Names: c.Name, Running: c.running(), ExitCode: c.ExitCode,
+				Status: c.Status, Names: c.Name, Running: c.running(), ExitCode: c.ExitCode, Ports: portsColumn(c),
 				Finished: c.FinishedAt, Started: c.StartedAt,
 			})
 		}
@@ -926,7 +943,7 @@ func (d *Daemon) containerJSON(c *Container) ordered {
 	networks := map[string]any{}
 	ns := ordered{
 		{"Bridge", ""}, {"SandboxID", c.SandboxID}, {"SandboxKey", c.SandboxKey},
-		{"Ports", map[string]any{}},
+		{"Ports", portsJSON(c)},
 	}
 	var primary *Endpoint
 	for _, ep := range c.Endpoints {
@@ -989,7 +1006,7 @@ func (d *Daemon) containerJSON(c *Container) ordered {
 		{"HostsPath", hostsPath},
 		{"LogPath", c.LogPath()},
 		{"Name", "/" + c.Name},
-		{"HostConfig", ordered{{"NetworkMode", c.NetworkMode}, {"PidMode", c.PidMode}, {"AutoRemove", c.AutoRemove}}},
+		{"HostConfig", ordered{{"NetworkMode", c.NetworkMode}, {"PidMode", c.PidMode}, {"AutoRemove", c.AutoRemove}, {"PortBindings", portBindingsJSON(c)}}},
 		{"Config", ordered{
 			{"Hostname", c.Hostname}, {"Tty", c.Tty}, {"OpenStdin", c.OpenStdin},
 			{"Cmd", c.Cmd}, {"Image", c.Image},

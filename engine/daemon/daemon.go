@@ -30,6 +30,7 @@ import (
 	"github.com/nslab/nslab/engine/image"
 	"github.com/nslab/nslab/engine/ipam"
 	"github.com/nslab/nslab/engine/labhost"
+	"github.com/nslab/nslab/engine/portmap"
 	"github.com/vishvananda/netlink"
 )
 
@@ -49,6 +50,7 @@ type Daemon struct {
 	// embedded DNS servers forward, from the lab host's resolv.conf.
 	dns      *edns.Table
 	upstream []string
+	ports    *portmap.Allocator
 
 	mu         sync.Mutex
 	networks   map[string]*Network // by ID
@@ -105,6 +107,7 @@ func New(dir string) (*Daemon, error) {
 		networks:   map[string]*Network{},
 		containers: map[string]*Container{},
 		dns:        edns.NewTable(),
+		ports:      portmap.NewAllocator(),
 	}
 	if rc, err := os.ReadFile("/etc/resolv.conf"); err == nil {
 		d.upstream = container.Nameservers(string(rc))

@@ -12,6 +12,9 @@ type RunOptions struct {
 	Pid         string
 	Aliases     []string // --network-alias
 	IP          string   // --ip
+	Publish     []string // -p
+	PublishAll  bool     // -P
+	Expose      []string // --expose
 	Tty         bool
 	Interactive bool
 	Detach      bool
@@ -24,7 +27,8 @@ type RunOptions struct {
 // RunResult answers a run request.
 type RunResult struct {
 	ID       string
-	ExitCode *int `json:",omitempty"`
+	ExitCode *int     `json:",omitempty"`
+	Warnings []string `json:",omitempty"`
 }
 
 // NameRequest names containers (by name, full ID or ID prefix).
@@ -51,7 +55,7 @@ type PsEntry struct {
 	Created  time.Time
 	Status   string
 	Names    string
-	Ports    string
+	Ports    string // "0.0.0.0:8080->80/tcp, ..."
 	Running  bool
 	ExitCode int
 	Finished time.Time

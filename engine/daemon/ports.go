@@ -1,0 +1,208 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"net/netip"
+	"strings"
+
+	"github.com/nslab/nslab/engine/api"
+	"github.com/nslab/nslab/engine/firewall"
+	"github.com/nslab/nslab/engine/portmap"
+)
+
+// checkPorts parses and validates a run's -p, -P and --expose, as Docker
+// does, before anything is created. Call with d.mu held.
+func (d *Daemon) checkPorts(c *Container, o RunOptions) error {
+	var bs []portmap.Binding
+	for _, spec := range o.Publish {
+		b, err := portmap.Parse(spec)
+		if err != nil {
+			return err
+		}
+		bs = append(bs, b)
+	}
+	for _, spec := range o.Expose {
+		b, err := portmap.ParseExposed(spec)
+		if err != nil {
+			return err
+		}
+		c.Exposed = append(c.Exposed, b)
+	}
+	for _, b := range bs {
+		c.Exposed = append(c.Exposed, portmap.Binding{Proto: b.Proto, ContainerPort: b.ContainerPort})
+	}
+	c.Exposed = portmap.Dedup(c.Exposed)
+	if o.PublishAll {
+		for _, e := range c.Exposed {
+			e.HostIP = netip.IPv4Unspecified()
+			bs = append(bs, e)
+		}
+	}
+	bs = portmap.Dedup(bs)
+	if len(bs) == 0 {
+		return nil
+	}
+	switch {
+	case strings.HasPrefix(c.NetworkMode, "container:"):
+		return errors.New("conflicting options: port publishing and the container type network mode")
+	case c.NetworkMode == "host", c.NetworkMode == "none":
+		// Docker accepts the flags and ignores them, with a warning.
+		c.warnings = append(c.warnings, fmt.Sprintf("Published ports are discarded when using %s network mode", c.NetworkMode))
+		return nil
+	}
+	for _, b := range bs {
+		if !b.HostIP.IsUnspecified() && !d.hasAddress(b.HostIP) {
+			return fmt.Errorf("Error starting userland proxy: listen %s4 %s: bind: cannot assign requested address (the lab host has no address %s)",
+				b.Proto, netip.AddrPortFrom(b.HostIP, b.HostPort), b.HostIP)
+		}
+	}
+	if err := d.ports.Check(bs); err != nil {
+		return err
+	}
+	c.Bindings = bs
+	return nil
+}
+
+// hasAddress reports whether ip is an address of the lab host.
+func (d *Daemon) hasAddress(ip netip.Addr) bool {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return false
+	}
+	for _, a := range addrs {
+		if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr() == ip {
+			return true
+		}
+	}
+	return false
+}
+
+// publish allocates host ports, starts a userland proxy for each, and
+// adds the DNAT and ACCEPT rules in one transaction. On failure nothing is
+// left. Call with d.mu held, after the container's first endpoint exists.
+func (d *Daemon) publish(c *Container) (err error) {
+	if len(c.Endpoints) == 0 {
+		return nil
+	}
+	ep := c.Endpoints[0]
+	n := d.networks[ep.NetworkID]
+	active, err := d.ports.Allocate(c.Bindings)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			for _, p := range c.proxies {
+				p.Close()
+			}
+			c.proxies = nil
+			d.ports.Release(active)
+		}
+	}()
+	for _, b := range active {
+		p, err := portmap.StartProxy(b, ep.Addr.Addr())
+		if err != nil {
+			return err
+		}
+		c.proxies = append(c.proxies, p)
+	}
+	if err := firewall.AddPorts(fwPorts(active, ep.Addr.Addr(), n.Bridge)); err != nil {
+		return err
+	}
+	c.Ports = active
+	return nil
+}
+
+// unpublish removes a container's port rules in one transaction, stops its
+// proxies and frees its host ports. Call with d.mu held.
+func (d *Daemon) unpublish(c *Container) {
+	if len(c.Ports) > 0 && len(c.Endpoints) > 0 {
+		ep := c.Endpoints[0]
+		if n, ok := d.networks[ep.NetworkID]; ok {
+			if err := firewall.RemovePorts(fwPorts(c.Ports, ep.Addr.Addr(), n.Bridge)); err != nil {
+				log.Printf("container %s: %v", c.Name, err)
+			}
+		}
+	}
+	for _, p := range c.proxies {
+		p.Close()
+	}
+	c.proxies = nil
+	d.ports.Release(c.Ports)
+	c.Ports = nil
+}
+
+func fwPorts(bs []portmap.Binding, ip netip.Addr, bridge string) []firewall.Port {
+	out := make([]firewall.Port, len(bs))
+	for i, b := range bs {
+		out[i] = firewall.Port{Proto: b.Proto, HostIP: b.HostIP, HostPort: b.HostPort, ContainerIP: ip, ContainerPort: b.ContainerPort, Bridge: bridge}
+	}
+	return out
+}
+
+func portsColumn(c *Container) string {
+	var parts []string
+	for _, b := range c.Ports {
+		parts = append(parts, b.String())
+	}
+	if len(parts) == 0 {
+		for _, e := range c.Exposed {
+			parts = append(parts, e.Key())
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+type hostBinding struct {
+	HostIp   string
+	HostPort string
+}
+
+// portsJSON is NetworkSettings.Ports: each exposed port, with its host
+// bindings while the container runs, or null.
+func portsJSON(c *Container) map[string][]hostBinding {
+	out := map[string][]hostBinding{}
+	for _, e := range c.Exposed {
+		out[e.Key()] = nil
+	}
+	for _, b := range c.Ports {
+		out[b.Key()] = append(out[b.Key()], hostBinding{b.HostIP.String(), fmt.Sprint(b.HostPort)})
+	}
+	return out
+}
+
+// portBindingsJSON is HostConfig.PortBindings: what was asked for.
+func portBindingsJSON(c *Container) map[string][]hostBinding {
+	out := map[string][]hostBinding{}
+	for _, b := range c.Bindings {
+		hp := ""
+		if b.HostPort != 0 {
+			hp = fmt.Sprint(b.HostPort)
+		}
+		ip := b.HostIP.String()
+		if b.HostIP.IsUnspecified() {
+			ip = ""
+		}
+		out[b.Key()] = append(out[b.Key()], hostBinding{ip, hp})
+	}
+	return out
+}
+
+func init() {
+	handlers["port"] = func(d *Daemon, s *api.ServerConn) (any, error) {
+		var req NameRequest
+		if err := s.Decode(&req); err != nil || len(req.Names) != 1 {
+			return nil, errors.New("port needs exactly one container")
+		}
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		c, err := d.container(req.Names[0])
+		if err != nil {
+			return nil, err
+		}
+		return c.Ports, nil
+	}
+}

@@ -1,0 +1,166 @@
+package portmap
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// udpIdle is how long a UDP flow through the proxy lives without traffic
+// (docker-proxy uses 90 s).
+const udpIdle = 90 * time.Second
+
+// Proxy is the userland proxy of one binding: it listens on the host port
+// in the lab host and copies traffic to the container.
+type Proxy struct {
+	ln     net.Listener
+	pc     net.PacketConn
+	target string
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	conns  map[io.Closer]bool
+	closed bool
+}
+
+// StartProxy listens on the binding's host address and port and forwards
+// to the container. It fails as docker-proxy does when the address is not
+// the lab host's or the port is taken by something else.
+func StartProxy(b Binding, container netip.Addr) (*Proxy, error) {
+	p := &Proxy{target: netip.AddrPortFrom(container, b.ContainerPort).String(), conns: map[io.Closer]bool{}}
+	addr := netip.AddrPortFrom(b.HostIP, b.HostPort).String()
+	var err error
+	if b.Proto == "udp" {
+		p.pc, err = net.ListenPacket("udp4", addr)
+	} else {
+		p.ln, err = net.Listen("tcp4", addr)
+	}
+	if err != nil {
+		return nil, errors.New("Error starting userland proxy: " + err.Error())
+	}
+	p.wg.Add(1)
+	if b.Proto == "udp" {
+		go p.serveUDP()
+	} else {
+		go p.serveTCP()
+	}
+	return p, nil
+}
+
+// Close stops the proxy and every flow through it.
+func (p *Proxy) Close() {
+	p.mu.Lock()
+	p.closed = true
+	for c := range p.conns {
+		c.Close()
+	}
+	p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+	} else {
+		p.pc.Close()
+	}
+	p.wg.Wait()
+}
+
+func (p *Proxy) track(c io.Closer) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		c.Close()
+		return false
+	}
+	p.conns[c] = true
+	return true
+}
+
+func (p *Proxy) untrack(c io.Closer) {
+	p.mu.Lock()
+	delete(p.conns, c)
+	p.mu.Unlock()
+	c.Close()
+}
+
+func (p *Proxy) serveTCP() {
+	defer p.wg.Done()
+	for {
+		in, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		if !p.track(in) {
+			return
+		}
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			defer p.untrack(in)
+			out, err := net.DialTimeout("tcp4", p.target, 5*time.Second)
+			if err != nil {
+				return
+			}
+			if !p.track(out) {
+				return
+			}
+			defer p.untrack(out)
+			done := make(chan struct{}, 2)
+			cp := func(dst, src net.Conn) {
+				io.Copy(dst, src)
+				if tc, ok := dst.(*net.TCPConn); ok {
+					tc.CloseWrite()
+				}
+				done <- struct{}{}
+			}
+			go cp(out, in)
+			go cp(in, out)
+			<-done
+			<-done
+		}()
+	}
+}
+
+func (p *Proxy) serveUDP() {
+	defer p.wg.Done()
+	flows := map[string]net.Conn{}
+	var mu sync.Mutex
+	buf := make([]byte, 65535)
+	for {
+		n, from, err := p.pc.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		mu.Lock()
+		out, ok := flows[from.String()]
+		if !ok {
+			out, err = net.Dial("udp4", p.target)
+			if err != nil || !p.track(out) {
+				mu.Unlock()
+				continue
+			}
+			flows[from.String()] = out
+			p.wg.Add(1)
+			go func(from net.Addr, out net.Conn) {
+				defer p.wg.Done()
+				defer func() {
+					mu.Lock()
+					delete(flows, from.String())
+					mu.Unlock()
+					p.untrack(out)
+				}()
+				rb := make([]byte, 65535)
+				for {
+					out.SetReadDeadline(time.Now().Add(udpIdle))
+					n, err := out.Read(rb)
+					if err != nil {
+						return
+					}
+					p.pc.WriteTo(rb[:n], from)
+				}
+			}(from, out)
+		}
+		mu.Unlock()
+		out.Write(buf[:n])
+	}
+}
