@@ -89,7 +89,7 @@ func benchCmd() *cobra.Command {
 			return printBench("run", d)
 		},
 	}
-	c.AddCommand(attach, run, benchDNSCmd())
+	c.AddCommand(attach, run, benchDNSCmd(), benchPortsCmd(&n))
 	return c
 }
 

@@ -573,7 +573,7 @@ func (d *Daemon) reap(c *Container) {
 	if c.AutoRemove {
 		d.remove(c)
 	}
-	d.saveState()
+	d.stateChanged()
 }
 
 // releaseNetwork frees addresses and unpins the netns; the kernel destroys
@@ -634,7 +634,7 @@ func (d *Daemon) handleRun(s *api.ServerConn) {
 		s.Reply(nil, err)
 		return
 	}
-	d.saveState()
+	d.stateChanged()
 	exited := c.exited
 	d.mu.Unlock()
 	s.Reply(RunResult{ID: c.ID, Warnings: c.warnings}, nil)
@@ -883,7 +883,7 @@ func init() {
 			}
 			d.mu.Lock()
 			d.remove(c)
-			d.saveState()
+			d.stateChanged()
 			d.mu.Unlock()
 			return nil
 		})

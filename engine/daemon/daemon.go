@@ -55,6 +55,7 @@ type Daemon struct {
 	mu         sync.Mutex
 	networks   map[string]*Network // by ID
 	containers map[string]*Container
+	dirty      chan struct{}
 }
 
 // Run starts the daemon in the current lab host and serves until SIGTERM.
@@ -108,7 +109,9 @@ func New(dir string) (*Daemon, error) {
 		containers: map[string]*Container{},
 		dns:        edns.NewTable(),
 		ports:      portmap.NewAllocator(),
+		dirty:      make(chan struct{}, 1),
 	}
+	go d.stateWriter()
 	if rc, err := os.ReadFile("/etc/resolv.conf"); err == nil {
 		d.upstream = container.Nameservers(string(rc))
 	}
@@ -187,6 +190,26 @@ func (d *Daemon) serve(c *net.UnixConn) {
 	}
 	out, err := h(d, s)
 	s.Reply(out, err)
+}
+
+// stateChanged asks the state writer to write the state file soon. Writing
+// it marshals every container, so it is kept off the request path, and a
+// burst of changes costs one write. Call with d.mu held.
+func (d *Daemon) stateChanged() {
+	select {
+	case d.dirty <- struct{}{}:
+	default:
+	}
+}
+
+// stateWriter writes the state file after changes, at most every 100 ms.
+func (d *Daemon) stateWriter() {
+	for range d.dirty {
+		d.mu.Lock()
+		d.saveState()
+		d.mu.Unlock()
+		time.Sleep(100 * time.Millisecond) // coalesce the next burst
+	}
 }
 
 // saveState writes the state file atomically, for inspection and debugging.

@@ -46,7 +46,7 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		d.saveState()
+		d.stateChanged()
 		return n.ID, nil
 	}
 	handlers["network-rm"] = func(d *Daemon, s *api.ServerConn) (any, error) {
@@ -58,7 +58,7 @@ func init() {
 		for _, ref := range req.Names {
 			d.mu.Lock()
 			err := d.removeNetwork(ref)
-			d.saveState()
+			d.stateChanged()
 			d.mu.Unlock()
 			if err != nil {
 				errs = append(errs, err.Error())
@@ -90,7 +90,7 @@ func init() {
 		if _, err := d.attach(c, n, req.Aliases, req.IP); err != nil {
 			return nil, err
 		}
-		d.saveState()
+		d.stateChanged()
 		return nil, nil
 	}
 	handlers["network-disconnect"] = func(d *Daemon, s *api.ServerConn) (any, error) {
@@ -107,7 +107,7 @@ func init() {
 		for _, ep := range c.Endpoints {
 			if ep.NetworkID == n.ID {
 				d.detach(c, ep)
-				d.saveState()
+				d.stateChanged()
 				return nil, nil
 			}
 		}
