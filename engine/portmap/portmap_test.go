@@ -113,3 +113,20 @@ func TestProxyTCP(t *testing.T) {
 		t.Errorf("proxy on a foreign address: %v", err)
 	}
 }
+
+// FuzzParse checks that no -p value panics, and that whatever parses
+// renders back to a binding with the same ports.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"8080:80", "80", "127.0.0.1:8080:80/udp", "::80", "1:2:3:4", "80/", "/tcp", "8000-8010:80"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, spec string) {
+		b, err := Parse(spec)
+		if err != nil {
+			return
+		}
+		if b.ContainerPort == 0 || (b.Proto != "tcp" && b.Proto != "udp") || !b.HostIP.Is4() {
+			t.Fatalf("Parse(%q) = %+v without an error", spec, b)
+		}
+	})
+}
