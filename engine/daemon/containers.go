@@ -387,7 +387,7 @@ func (d *Daemon) attach(c *Container, n *Network, aliases []string, ipReq string
 		}
 	}
 	ep := &Endpoint{
-		NetworkID: n.ID, Network: n.Name, EndpointID: newNetworkID(), HostVeth: bridge.VethName(),
+		NetworkID: n.ID, Network: n.Name, EndpointID: container.NewID(), HostVeth: bridge.VethName(),
 		IfName: ifName(c), Addr: netip.PrefixFrom(ip, n.Subnet.Bits()),
 		MAC: bridge.MAC(ip).String(), Aliases: aliases, Gateway: n.Gateway,
 	}
@@ -890,19 +890,25 @@ func init() {
 	}
 }
 
-// eachContainer applies fn to each named container, without holding d.mu,
-// and collects the names it succeeded for and the errors.
+// eachContainer applies fn to each named container, without holding d.mu.
 func (d *Daemon) eachContainer(names []string, fn func(*Container) error) (any, error) {
-	var done []string
-	var errs []string
-	for _, ref := range names {
+	return eachName(names, func(ref string) error {
 		d.mu.Lock()
 		c, err := d.container(ref)
 		d.mu.Unlock()
-		if err == nil {
-			err = fn(c)
-		}
 		if err != nil {
+			return err
+		}
+		return fn(c)
+	})
+}
+
+// eachName applies fn to each name and returns the names it succeeded for
+// and, joined, the errors, as Docker's multi-name verbs report them.
+func eachName(names []string, fn func(string) error) ([]string, error) {
+	var done, errs []string
+	for _, ref := range names {
+		if err := fn(ref); err != nil {
 			errs = append(errs, err.Error())
 			continue
 		}

@@ -138,7 +138,7 @@ func New(dir string) (*Daemon, error) {
 		{Name: "host", Driver: "host"},
 		{Name: "none", Driver: "null"},
 	} {
-		n.ID = newNetworkID()
+		n.ID = container.NewID()
 		n.Created = now
 		d.networks[n.ID] = n
 		if n.Driver == "bridge" {

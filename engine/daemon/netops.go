@@ -10,6 +10,7 @@ import (
 
 	"github.com/nslab/nslab/engine/api"
 	"github.com/nslab/nslab/engine/bridge"
+	"github.com/nslab/nslab/engine/container"
 	"github.com/nslab/nslab/engine/firewall"
 	"github.com/nslab/nslab/engine/ipam"
 )
@@ -54,22 +55,12 @@ func init() {
 		if err := s.Decode(&req); err != nil {
 			return nil, err
 		}
-		var done, errs []string
-		for _, ref := range req.Names {
+		return eachName(req.Names, func(ref string) error {
 			d.mu.Lock()
-			err := d.removeNetwork(ref)
+			defer d.mu.Unlock()
 			d.stateChanged()
-			d.mu.Unlock()
-			if err != nil {
-				errs = append(errs, err.Error())
-				continue
-			}
-			done = append(done, ref)
-		}
-		if len(errs) > 0 {
-			return done, errors.New(strings.Join(errs, "\n"))
-		}
-		return done, nil
+			return d.removeNetwork(ref)
+		})
 	}
 	handlers["network-connect"] = func(d *Daemon, s *api.ServerConn) (any, error) {
 		var req Connect
@@ -154,7 +145,7 @@ func (d *Daemon) createNetwork(req NetworkCreate) (*Network, error) {
 		}
 	}
 	n := &Network{
-		ID: newNetworkID(), Name: req.Name, Driver: "bridge", Created: time.Now(),
+		ID: container.NewID(), Name: req.Name, Driver: "bridge", Created: time.Now(),
 		Internal: req.Internal, Options: map[string]string{}, OwnBridge: true,
 	}
 	for k, v := range req.Options {

@@ -1,8 +1,6 @@
 package daemon
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"sort"
@@ -39,17 +37,6 @@ type Network struct {
 // userDefined reports whether n is a bridge network made by network
 // create: the ones with an embedded DNS server.
 func (n *Network) userDefined() bool { return n.Driver == "bridge" && !n.Default }
-
-func newNetworkID() string {
-	for {
-		b := make([]byte, 32)
-		rand.Read(b)
-		id := hex.EncodeToString(b)
-		if strings.Trim(id[:12], "0123456789") != "" {
-			return id
-		}
-	}
-}
 
 // network finds a network by name, full ID or unique ID prefix. Call with
 // d.mu held.
