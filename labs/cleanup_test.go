@@ -2,6 +2,7 @@ package labs
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -219,4 +220,33 @@ func TestOwnerDeathKillsLabHost(t *testing.T) {
 	owner.Wait()
 	waitGone(t, pids)
 	checkUnchanged(t, before)
+}
+
+// TestInternalCommandsRefuseOutsideALabHost runs the hidden entry points
+// that reconfigure the namespaces they run in (the daemon, container init)
+// outside any lab host, and checks they refuse. They run in a throwaway
+// network and mount namespace, so even a broken guard could not touch the
+// real host.
+func TestInternalCommandsRefuseOutsideALabHost(t *testing.T) {
+	needLabs(t)
+	nslab, err := exec.LookPath("nslab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		env  []string
+		args []string
+	}{
+		{"daemon", nil, []string{"__daemon"}},
+		{"container init", []string{"NSLAB_INIT_CONFIG={}"}, nil},
+	} {
+		cmd := exec.Command("unshare", append([]string{"--net", "--mount", "--propagation", "private", "--", nslab}, tc.args...)...)
+		cmd.Env = append(os.Environ(), tc.env...)
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "this is not a lab host") {
+			t.Errorf("%s outside a lab host: %v\n%s\nwant a refusal (exit status 2)", tc.name, err, out)
+		}
+	}
 }

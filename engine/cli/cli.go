@@ -37,11 +37,21 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code)
 func Main() int {
 	switch {
 	case labhost.IsSupervisor():
+		// Supervise refuses to run unless it is PID 1 of a new pid
+		// namespace, which only Start creates.
 		return labhost.Supervise(outsideServices)
-	case container.IsInit():
-		container.Init()
-		return 127
-	case len(os.Args) > 1 && os.Args[1] == "__daemon":
+	case container.IsInit(), len(os.Args) > 1 && os.Args[1] == "__daemon":
+		// These change the namespaces they run in (mount propagation,
+		// forwarding, docker0, iptables). The marker exists only on a lab
+		// host's private /run, so on the real host they refuse.
+		if _, err := os.Stat(labhost.MarkerFile); err != nil {
+			fmt.Fprintln(os.Stderr, "nslab: internal command refused: this is not a lab host (it would change the real host's network)")
+			return 2
+		}
+		if container.IsInit() {
+			container.Init()
+			return 127
+		}
 		return daemon.Run()
 	}
 	if len(os.Args) > 1 && needsLabHost(os.Args[1]) {

@@ -310,7 +310,15 @@ func (d *Daemon) start(c *Container, stdin, stdout, stderr *os.File) (err error)
 			if err != nil {
 				return err
 			}
-			undo = append(undo, func() { d.detach(c, ep) })
+			undo = append(undo, func() {
+				d.detach(c, ep)
+				// The resolver's sockets hold the netns: close them
+				// before the unpin that runs next in the undo order.
+				if c.resolver != nil {
+					c.resolver.Close()
+					c.resolver = nil
+				}
+			})
 			addrs = append(addrs, ep.Addr.Addr())
 		}
 		if err := writeFiles(c, hostsFile(c, addrs), d.resolvConf(c)); err != nil {
