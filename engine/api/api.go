@@ -156,9 +156,25 @@ func Accept(c *net.UnixConn) (*ServerConn, error) {
 	}
 	s := &ServerConn{c: c, Files: files, enc: json.NewEncoder(c)}
 	if err := json.Unmarshal(data, &s.Req); err != nil {
+		for _, f := range files {
+			f.Close()
+		}
 		return nil, fmt.Errorf("bad request: %w", err)
 	}
 	return s, nil
+}
+
+// Closed returns a channel that is closed when the client closes its end
+// of the connection (or its process dies). The client sends nothing after
+// its request, so any read result means it has gone.
+func (s *ServerConn) Closed() <-chan struct{} {
+	ch := make(chan struct{})
+	go func() {
+		buf := make([]byte, 1)
+		s.c.Read(buf)
+		close(ch)
+	}()
+	return ch
 }
 
 // Decode decodes the request body.

@@ -103,8 +103,10 @@ func run(o daemon.RunOptions) (int, error) {
 			signal.Notify(winch, syscall.SIGWINCH)
 			defer signal.Stop(winch)
 			go func() {
+				// The slave is closed once the daemon has it; the
+				// master sets the same window size.
 				for range winch {
-					pty.InheritSize(os.Stdin, slave)
+					pty.InheritSize(os.Stdin, master)
 				}
 			}()
 		}

@@ -26,6 +26,7 @@ import (
 	"github.com/nslab/nslab/engine/labhost"
 	"github.com/nslab/nslab/engine/netns"
 	"github.com/nslab/nslab/engine/portmap"
+	"golang.org/x/sys/unix"
 )
 
 // Container is one container's state.
@@ -69,6 +70,7 @@ type Container struct {
 	dnsNets  atomic.Pointer[[]string]
 	external atomic.Bool
 	proxies  []*portmap.Proxy
+	tees     []*teeTarget // an attached run's caller, while it is there
 }
 
 // Endpoint is a container's attachment to a bridge network.
@@ -535,6 +537,11 @@ func hostsFile(c *Container, addrs []netip.Addr) string {
 // is synchronous, as Docker's is, so when stop or rm returns the bridge
 // already shows the port gone. Call with d.mu held.
 func (d *Daemon) detach(c *Container, ep *Endpoint) {
+	if len(c.Ports) > 0 && c.Endpoints[0] == ep {
+		// Published ports go to the first endpoint's address: they go
+		// with it, as Docker drops the mapping with the endpoint.
+		d.unpublish(c)
+	}
 	if len(ep.DNSNames) > 0 {
 		d.dns.Remove(ep.Network, ep.DNSNames, ep.Addr.Addr())
 	}
@@ -561,8 +568,31 @@ func (d *Daemon) detach(c *Container, ep *Endpoint) {
 // reap waits for the container's first process and releases its network,
 // as Docker deletes a stopped container's endpoints.
 func (d *Daemon) reap(c *Container) {
+	if c.PidMode != "" {
+		// In a shared pid namespace the kernel does not kill the
+		// container's other processes when its first one exits; Docker
+		// does. init called setsid, so they are its process group. Wait
+		// for the exit without reaping (WNOWAIT): while the zombie
+		// exists its pid, and so the group's ID, cannot be reused.
+		var info unix.Siginfo
+		for {
+			err := unix.Waitid(unix.P_PID, c.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+			if err != unix.EINTR {
+				break
+			}
+		}
+		unix.Kill(-c.Pid, unix.SIGKILL)
+	}
 	err := c.cmd.Wait()
-	c.output.Wait()
+	// Output ends when every writer has gone; bound the wait in case some
+	// process outside the container still holds a pipe.
+	drained := make(chan struct{})
+	go func() { c.output.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(2 * time.Second):
+		log.Printf("container %s: output still open 2 s after exit; not waiting", c.Name)
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	c.Status = "exited"
@@ -649,8 +679,19 @@ func (d *Daemon) handleRun(s *api.ServerConn) {
 	if o.Detach {
 		return
 	}
-	<-exited
+	select {
+	case <-exited:
+	case <-s.Closed():
+		// The caller's nslab run went away: the container runs on,
+		// detached, and its output goes to the log only.
+		for _, t := range c.tees {
+			t.Detach()
+		}
+		return
+	}
+	d.mu.Lock()
 	code := c.ExitCode
+	d.mu.Unlock()
 	s.Reply(RunResult{ID: c.ID, ExitCode: &code}, nil)
 }
 
@@ -705,13 +746,14 @@ func (d *Daemon) stdio(c *Container, o RunOptions, passed []*os.File) (stdin, st
 		}()
 		return slave, slave, slave, append(closers, slave), nil
 	}
-	var outs [2]*os.File
+	var outs [2]*teeTarget
 	if !o.Detach {
 		if len(passed) < 2 || len(passed) > 3 {
 			logf.Close()
 			return fail(errors.New("an attached run passes stdout, stderr and, with -i, stdin"))
 		}
-		outs = [2]*os.File{passed[0], passed[1]}
+		outs = [2]*teeTarget{{f: passed[0]}, {f: passed[1]}}
+		c.tees = outs[:]
 		if len(passed) == 3 {
 			closers = append(closers, passed[2])
 			if o.Interactive {
@@ -726,29 +768,61 @@ func (d *Daemon) stdio(c *Container, o RunOptions, passed []*os.File) (stdin, st
 	for i, stream := range []string{"stdout", "stderr"} {
 		r, w, err := os.Pipe()
 		if err != nil {
+			logf.Close()
 			return fail(err)
 		}
 		wends[i] = w
 		closers = append(closers, w)
 		pending.Add(1)
 		c.output.Add(1)
-		go func(stream string, r, tee *os.File) {
+		var tee io.Writer
+		if outs[i] != nil {
+			tee = outs[i]
+		}
+		go func(stream string, r *os.File, tee io.Writer) {
 			defer c.output.Done()
 			defer pending.Done()
 			defer r.Close()
 			lw.copy(stream, r, tee)
-		}(stream, r, outs[i])
+		}(stream, r, tee)
 	}
 	go func() {
 		pending.Wait()
 		logf.Close()
-		for _, f := range outs {
-			if f != nil {
-				f.Close()
+		for _, t := range outs {
+			if t != nil {
+				t.Detach()
 			}
 		}
 	}()
 	return stdin, wends[0], wends[1], closers, nil
+}
+
+// teeTarget is the caller's stdout or stderr during an attached run. If
+// the caller goes away (its nslab run was killed), Detach closes it and
+// the container's output goes on to the log only, as with Docker.
+type teeTarget struct {
+	mu sync.Mutex
+	f  *os.File
+}
+
+func (t *teeTarget) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.f != nil {
+		t.f.Write(p)
+	}
+	return len(p), nil
+}
+
+// Detach closes the caller's file; later output is dropped.
+func (t *teeTarget) Detach() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.f != nil {
+		t.f.Close()
+		t.f = nil
+	}
 }
 
 // jsonLog writes Docker's json-file log format, one object per chunk.
@@ -861,6 +935,8 @@ func init() {
 			sig = syscall.SIGKILL
 		}
 		return d.eachContainer(req.Names, func(c *Container) error {
+			d.mu.Lock()
+			defer d.mu.Unlock()
 			if !c.running() {
 				return fmt.Errorf("cannot kill container: %s: container %s is not running", c.Name, c.ID)
 			}
@@ -883,7 +959,10 @@ func init() {
 			return nil, err
 		}
 		return d.eachContainer(req.Names, func(c *Container) error {
-			if c.running() {
+			d.mu.Lock()
+			running := c.running()
+			d.mu.Unlock()
+			if running {
 				if !req.Force {
 					return fmt.Errorf("cannot remove container \"/%s\": container is running: stop the container before removing or force remove", c.Name)
 				}

@@ -86,7 +86,10 @@ func Run() int {
 	for {
 		c, err := ln.AcceptUnix()
 		if err != nil {
+			// A persistent error (EMFILE) must not spin and fill the
+			// log on the lab host's tmpfs.
 			log.Printf("accept: %v", err)
+			time.Sleep(100 * time.Millisecond)
 			continue
 		}
 		go d.serve(c)

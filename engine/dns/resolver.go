@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -107,10 +108,15 @@ func (r *Resolver) Serve(pc net.PacketConn, ln net.Listener) {
 
 // Close stops the resolver and closes its sockets, which also releases
 // their hold on the container's network namespace.
+//
+// It waits at most 200 ms for queries in flight (a forwarded one can take
+// seconds), so that a container's removal never stalls the daemon.
 func (r *Resolver) Close() {
 	if r.udp != nil {
-		r.udp.Shutdown()
-		r.tcp.Shutdown()
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		r.udp.ShutdownContext(ctx)
+		r.tcp.ShutdownContext(ctx)
 	}
 }
 

@@ -1,6 +1,7 @@
 package portmap
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -16,6 +17,8 @@ const udpIdle = 90 * time.Second
 // Proxy is the userland proxy of one binding: it listens on the host port
 // in the lab host and copies traffic to the container.
 type Proxy struct {
+	ctx    context.Context // cancelled by Close, so a dial in progress ends
+	cancel context.CancelFunc
 	ln     net.Listener
 	pc     net.PacketConn
 	target string
@@ -30,6 +33,7 @@ type Proxy struct {
 // the lab host's or the port is taken by something else.
 func StartProxy(b Binding, container netip.Addr) (*Proxy, error) {
 	p := &Proxy{target: netip.AddrPortFrom(container, b.ContainerPort).String(), conns: map[io.Closer]bool{}}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
 	addr := netip.AddrPortFrom(b.HostIP, b.HostPort).String()
 	var err error
 	if b.Proto == "udp" {
@@ -38,6 +42,7 @@ func StartProxy(b Binding, container netip.Addr) (*Proxy, error) {
 		p.ln, err = net.Listen("tcp4", addr)
 	}
 	if err != nil {
+		p.cancel()
 		return nil, errors.New("Error starting userland proxy: " + err.Error())
 	}
 	p.wg.Add(1)
@@ -51,6 +56,7 @@ func StartProxy(b Binding, container netip.Addr) (*Proxy, error) {
 
 // Close stops the proxy and every flow through it.
 func (p *Proxy) Close() {
+	p.cancel()
 	p.mu.Lock()
 	p.closed = true
 	for c := range p.conns {
@@ -97,7 +103,9 @@ func (p *Proxy) serveTCP() {
 		go func() {
 			defer p.wg.Done()
 			defer p.untrack(in)
-			out, err := net.DialTimeout("tcp4", p.target, 5*time.Second)
+			dctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+			out, err := (&net.Dialer{}).DialContext(dctx, "tcp4", p.target)
+			cancel()
 			if err != nil {
 				return
 			}
