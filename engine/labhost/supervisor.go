@@ -117,6 +117,15 @@ func buildHost(id string) error {
 	if err := unix.Mount("sysfs", "/sys", "sysfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return fmt.Errorf("mount /sys: %w", err)
 	}
+	// A devpts instance of its own: ptys made in the lab host (by run -it,
+	// or for -dt containers) come from it, and containers, which bind the
+	// lab host's /dev/pts, cannot see the real machine's terminals.
+	if err := unix.Mount("devpts", "/dev/pts", "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"); err != nil {
+		return fmt.Errorf("mount a private devpts: %w", err)
+	}
+	if err := unix.Mount("/dev/pts/ptmx", "/dev/ptmx", "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind /dev/pts/ptmx on /dev/ptmx: %w", err)
+	}
 	if err := os.MkdirAll(BinDir, 0o755); err != nil {
 		return err
 	}
