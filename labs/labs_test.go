@@ -4,7 +4,7 @@
 //
 // Run them as root: go test ./labs/...
 // One lab, verbosely: go test ./labs -run 'TestLabs/default-bridge$' -v
-package labs
+package labs_test
 
 import (
 	"bytes"

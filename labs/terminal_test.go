@@ -1,4 +1,4 @@
-package labs
+package labs_test
 
 import (
 	"bytes"

@@ -89,7 +89,7 @@ func outsideServices() error {
 
 func needsLabHost(verb string) bool {
 	switch verb {
-	case "sandbox", "version", "help", "--help", "-h", "completion":
+	case "sandbox", "version", "help", "--help", "-h", "completion", "lab":
 		return false
 	}
 	return true
@@ -108,7 +108,7 @@ func newRoot() *cobra.Command {
 	}
 	root.AddCommand(
 		sandboxCmd(), hostCmd(), outsideCmd(), runCmd(), execCmd(), psCmd(), logsCmd(), stopCmd(), killCmd(),
-		rmCmd(), inspectCmd(), networkCmd(), portCmd(),
+		rmCmd(), inspectCmd(), networkCmd(), portCmd(), labCmd(),
 		benchCmd(),
 	)
 	return root

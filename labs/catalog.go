@@ -1,0 +1,98 @@
+// Package labs holds nslab's scenarios: testscript files that reproduce the
+// notes' experiments on real kernel objects, each inside a fresh lab host.
+// They double as the engine's regression suite (go test ./labs/...), and
+// are embedded in the nslab binary for `nslab lab list`.
+//
+// Each lab opens with a header: "# Lab: TITLE", then comment lines saying
+// what it teaches, with "Reproduces notes NNN, section ..." when it
+// reproduces the notes. The index in README.md is generated from those
+// headers, and a test fails when it is stale.
+package labs
+
+import (
+	"embed"
+	"fmt"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+//go:embed *.txtar
+var files embed.FS
+
+// Lab is one scenario.
+type Lab struct {
+	Name    string // file name without .txtar
+	Title   string // from "# Lab: ..."
+	Teaches string // the rest of the header
+	Notes   string // the notes section it reproduces, if any
+	Script  string
+}
+
+var reproduces = regexp.MustCompile(`Reproduces ([^:]+?)(?:,? step by step)?(?::|\.\s|\.$|$)`)
+
+// All returns every lab, sorted by name.
+func All() []Lab {
+	ents, _ := files.ReadDir(".")
+	var out []Lab
+	for _, e := range ents {
+		b, err := files.ReadFile(e.Name())
+		if err != nil {
+			continue
+		}
+		out = append(out, parse(strings.TrimSuffix(e.Name(), path.Ext(e.Name())), string(b)))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Get returns the lab called name.
+func Get(name string) (Lab, error) {
+	for _, l := range All() {
+		if l.Name == name {
+			return l, nil
+		}
+	}
+	var names []string
+	for _, l := range All() {
+		names = append(names, l.Name)
+	}
+	return Lab{}, fmt.Errorf("no lab called %q; the labs are: %s", name, strings.Join(names, ", "))
+}
+
+func parse(name, script string) Lab {
+	l := Lab{Name: name, Script: script}
+	lines := strings.Split(script, "\n")
+	var desc []string
+	for i, line := range lines {
+		if !strings.HasPrefix(line, "#") {
+			break
+		}
+		text := strings.TrimSpace(strings.TrimPrefix(line, "#"))
+		if i == 0 {
+			l.Title = strings.TrimSuffix(strings.TrimPrefix(text, "Lab: "), ".")
+			continue
+		}
+		desc = append(desc, text)
+	}
+	l.Teaches = strings.Join(desc, " ")
+	if m := reproduces.FindStringSubmatch(l.Teaches); m != nil {
+		l.Notes = strings.TrimSpace(m[1])
+	}
+	return l
+}
+
+// Index renders labs/README.md.
+func Index() string {
+	var b strings.Builder
+	b.WriteString("# Labs\n\n")
+	b.WriteString("Generated from the labs' headers by `NSLAB_UPDATE=1 go test ./labs -run TestIndex`; a test fails when it is stale.\n\n")
+	b.WriteString("Run one: `bash scripts/lab.sh NAME` (or `go test ./labs -run 'TestLabs/^NAME$' -v`, as root).\n\n")
+	b.WriteString("| lab | title | what it teaches | notes |\n|---|---|---|---|\n")
+	for _, l := range All() {
+		fmt.Fprintf(&b, "| [`%s`](%s.txtar) | %s | %s | %s |\n", l.Name, l.Name, l.Title,
+			strings.ReplaceAll(l.Teaches, "|", `\|`), l.Notes)
+	}
+	return b.String()
+}
