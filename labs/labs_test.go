@@ -20,8 +20,11 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// The lab host links docker to nslab's own binary, which in tests is
+	// this test binary: it must answer to both names.
 	testscript.Main(m, map[string]func(){
-		"nslab": func() { os.Exit(cli.Main()) },
+		"nslab":  func() { os.Exit(cli.Main()) },
+		"docker": func() { os.Exit(cli.Main()) },
 	})
 }
 
@@ -37,6 +40,7 @@ var requirements = map[string]string{
 	"ping":          "iputils-ping",
 	"netstat":       "net-tools",
 	"ps":            "procps",
+	"tmux":          "tmux",
 }
 
 // needLabs skips unless the labs can run here, saying how to run them.

@@ -22,6 +22,7 @@ packages=(
   bridge-utils    # brctl
   net-tools       # netstat
   procps          # ps
+  tmux            # the shell test drives nslab shell in a real terminal
   dnsmasq-base    # dnsmasq, the DNS benchmark's comparison peer
   ca-certificates # module downloads
   git

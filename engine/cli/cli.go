@@ -89,7 +89,7 @@ func outsideServices() error {
 
 func needsLabHost(verb string) bool {
 	switch verb {
-	case "sandbox", "version", "help", "--help", "-h", "completion", "lab":
+	case "sandbox", "shell", "version", "help", "--help", "-h", "completion", "lab":
 		return false
 	}
 	return true
@@ -107,7 +107,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(
-		sandboxCmd(), hostCmd(), outsideCmd(), runCmd(), execCmd(), psCmd(), logsCmd(), stopCmd(), killCmd(),
+		sandboxCmd(), shellCmd(), hostCmd(), outsideCmd(), runCmd(), execCmd(), psCmd(), logsCmd(), stopCmd(), killCmd(),
 		rmCmd(), inspectCmd(), networkCmd(), portCmd(), labCmd(),
 		benchCmd(),
 	)
