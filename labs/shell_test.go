@@ -45,7 +45,10 @@ func TestShellThroughTmux(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	typeLine := func(line string) { tmux("send-keys", "-t", session, "-l", line); tmux("send-keys", "-t", session, "Enter") }
+	typeLine := func(line string) {
+		tmux("send-keys", "-t", session, "-l", line)
+		tmux("send-keys", "-t", session, "Enter")
+	}
 
 	waitFor("[nslab lab host]")
 	// The notes' commands, verbatim (with -d so the shell stays ours).
