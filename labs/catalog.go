@@ -41,7 +41,7 @@ func All() []Lab {
 		if err != nil {
 			continue
 		}
-		out = append(out, parse(strings.TrimSuffix(e.Name(), path.Ext(e.Name())), string(b)))
+		out = append(out, Parse(strings.TrimSuffix(e.Name(), path.Ext(e.Name())), string(b)))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
@@ -61,7 +61,8 @@ func Get(name string) (Lab, error) {
 	return Lab{}, fmt.Errorf("no lab called %q; the labs are: %s", name, strings.Join(names, ", "))
 }
 
-func parse(name, script string) Lab {
+// Parse reads a lab from its script.
+func Parse(name, script string) Lab {
 	l := Lab{Name: name, Script: script}
 	lines := strings.Split(script, "\n")
 	var desc []string

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# lab.sh runs one lab and shows it phase by phase: the narration, each
-# command, its real output and every check. Usage: bash scripts/lab.sh NAME
-# (default: default-bridge). Run it as root.
+# lab.sh plays one lab for a learner: phase by phase, the narration, each
+# command, its real output, and a pass or fail for every check. Usage:
+# bash scripts/lab.sh [--step] [NAME] (default: default-bridge). Run it as
+# root; it installs what it needs first.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+step=()
+if [ "${1:-}" = "--step" ]; then step=(--step); shift; fi
 name=${1:-default-bridge}
 if [ ! -f "$here/labs/$name.txtar" ]; then
   echo "lab.sh: no lab called '$name'. The labs are:" >&2
@@ -12,5 +15,7 @@ if [ ! -f "$here/labs/$name.txtar" ]; then
 fi
 bash "$here/scripts/provision.sh"
 export PATH="/usr/local/go/bin:$PATH"
-cd "$here"
-go test -count=1 -run "TestLabs/^${name}\$" -v ./labs/
+bin=$(mktemp -d)
+trap 'rm -rf "$bin"' EXIT
+(cd "$here" && go build -o "$bin/nslab" ./engine/cmd/nslab)
+"$bin/nslab" lab run "${step[@]}" "$name"

@@ -3,6 +3,8 @@ package cli
 import (
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/nslab/nslab/labs"
@@ -10,7 +12,7 @@ import (
 )
 
 func labCmd() *cobra.Command {
-	c := &cobra.Command{Use: "lab", Short: "The labs: list them"}
+	c := &cobra.Command{Use: "lab", Short: "The labs: list them, play one"}
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List every lab with what it teaches",
@@ -28,6 +30,27 @@ func labCmd() *cobra.Command {
 			return w.Flush()
 		},
 	}
-	c.AddCommand(list)
+	var step bool
+	run := &cobra.Command{
+		Use:   "run NAME|FILE.txtar",
+		Short: "Play a lab phase by phase: narration, commands, real output, and a pass or fail for each check",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := labs.Get(args[0])
+			if strings.HasSuffix(args[0], ".txtar") {
+				b, ferr := os.ReadFile(args[0])
+				if ferr != nil {
+					return fmt.Errorf("read lab file: %w", ferr)
+				}
+				l, err = labs.Parse(strings.TrimSuffix(filepath.Base(args[0]), ".txtar"), string(b)), nil
+			}
+			if err != nil {
+				return err
+			}
+			return runLab(l, step, os.Stdout)
+		},
+	}
+	run.Flags().BoolVar(&step, "step", false, "Pause for Enter between phases")
+	c.AddCommand(list, run)
 	return c
 }
