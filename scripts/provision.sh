@@ -23,6 +23,7 @@ packages=(
   net-tools       # netstat
   procps          # ps
   tmux            # the shell test drives nslab shell in a real terminal
+  graphviz        # nslab topology --format svg|png
   dnsmasq-base    # dnsmasq, the DNS benchmark's comparison peer
   ca-certificates # module downloads
   git

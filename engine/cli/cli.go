@@ -108,7 +108,7 @@ func newRoot() *cobra.Command {
 	}
 	root.AddCommand(
 		sandboxCmd(), shellCmd(), hostCmd(), outsideCmd(), runCmd(), execCmd(), psCmd(), logsCmd(), stopCmd(), killCmd(),
-		rmCmd(), inspectCmd(), networkCmd(), portCmd(), labCmd(),
+		rmCmd(), inspectCmd(), networkCmd(), portCmd(), labCmd(), topologyCmd(),
 		benchCmd(),
 	)
 	return root

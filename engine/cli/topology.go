@@ -1,0 +1,164 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"os"
+	"os/exec"
+	"strings"
+
+	"github.com/nslab/nslab/engine/daemon"
+	"github.com/spf13/cobra"
+)
+
+func topologyCmd() *cobra.Command {
+	var format, output string
+	c := &cobra.Command{
+		Use:   "topology",
+		Short: "Draw the lab host as it is now: namespaces, bridges, veth pairs, addresses, DNS and ports",
+		Long: `topology draws the lab host's current state: the outside and the uplink, each
+bridge with its gateway, each veth pair with both ends' names, the containers'
+addresses and MACs, their embedded DNS server's ports and their published
+ports. --format text (the default) prints a tree; dot prints Graphviz; svg and
+png run Graphviz's dot (Debian package graphviz) and write the picture to -o.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var t daemon.Topology
+			if err := call("topology", nil, &t); err != nil {
+				return err
+			}
+			switch format {
+			case "text":
+				return writeOut(output, []byte(topologyText(t)))
+			case "dot":
+				return writeOut(output, []byte(topologyDot(t)))
+			case "svg", "png":
+				dot, err := exec.LookPath("dot")
+				if err != nil {
+					return fmt.Errorf("--format %s needs Graphviz's dot (Debian package graphviz): %w", format, err)
+				}
+				var out, stderr bytes.Buffer
+				g := exec.Command(dot, "-T"+format)
+				g.Stdin, g.Stdout, g.Stderr = strings.NewReader(topologyDot(t)), &out, &stderr
+				if err := g.Run(); err != nil {
+					return fmt.Errorf("dot -T%s: %v: %s", format, err, stderr.String())
+				}
+				if output == "" && format == "png" {
+					return errors.New("--format png writes binary data: name a file with -o")
+				}
+				return writeOut(output, out.Bytes())
+			}
+			return fmt.Errorf("unknown --format %q: use text, dot, svg or png", format)
+		},
+	}
+	c.Flags().StringVar(&format, "format", "text", "text, dot, svg or png")
+	c.Flags().StringVarP(&output, "output", "o", "", "Write to this file instead of standard output")
+	return c
+}
+
+func writeOut(path string, b []byte) error {
+	if path == "" {
+		_, err := os.Stdout.Write(b)
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
+}
+
+// topologyText is a tree, the lab host at its root.
+func topologyText(t daemon.Topology) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "outside (simulated internet): %s %s, example.com %s, DNS %s\n", t.OutsideLink, t.OutsideAddr, t.OutsideWeb, t.UpstreamDNS)
+	fmt.Fprintf(&b, "  | veth pair %s <-> %s\n", t.OutsideLink, t.Uplink)
+	fmt.Fprintf(&b, "lab host: %s %s\n", t.Uplink, t.UplinkAddr)
+	byBridge := map[string][]string{}
+	var others []string
+	for _, c := range t.Containers {
+		line := fmt.Sprintf("container %s (%s)", c.Name, c.ShortID)
+		if len(c.Endpoints) == 0 {
+			others = append(others, fmt.Sprintf("%s: network %s", line, c.NetworkMode)+extras(c))
+			continue
+		}
+		for i, ep := range c.Endpoints {
+			s := fmt.Sprintf("%s <-> %s of %s  %s  %s", ep.HostVeth, ep.IfName, line, ep.Addr, ep.MAC)
+			if i == 0 {
+				s += extras(c)
+			}
+			byBridge[ep.Bridge] = append(byBridge[ep.Bridge], s)
+		}
+	}
+	for _, n := range t.Networks {
+		kind := ""
+		if n.Internal {
+			kind = ", internal"
+		}
+		fmt.Fprintf(&b, "  bridge %s (network %s%s): %s/%s\n", n.Bridge, n.Name, kind, n.Gateway, strings.SplitN(n.Subnet, "/", 2)[1])
+		ports := byBridge[n.Bridge]
+		if len(ports) == 0 {
+			b.WriteString("    (no ports)\n")
+		}
+		for _, p := range ports {
+			fmt.Fprintf(&b, "    %s\n", p)
+		}
+	}
+	for _, o := range others {
+		fmt.Fprintf(&b, "  %s\n", o)
+	}
+	return b.String()
+}
+
+func extras(c daemon.TopoContainer) string {
+	var s string
+	if c.ResolverUDP != 0 {
+		s += fmt.Sprintf("  [DNS 127.0.0.11:53 -> udp %d, tcp %d]", c.ResolverUDP, c.ResolverTCP)
+	}
+	if len(c.Ports) > 0 {
+		s += "  [ports " + strings.Join(c.Ports, ", ") + "]"
+	}
+	return s
+}
+
+// topologyDot is the same picture in Graphviz.
+func topologyDot(t daemon.Topology) string {
+	var b strings.Builder
+	q := func(s string) string { return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"` }
+	b.WriteString("graph nslab {\n  rankdir=TB;\n  node [shape=box, fontname=\"monospace\", fontsize=10];\n  edge [fontname=\"monospace\", fontsize=9];\n")
+	fmt.Fprintf(&b, "  outside [label=%s, style=dashed];\n", q(fmt.Sprintf("outside\\n%s %s\\nexample.com %s\\nDNS %s", t.OutsideLink, t.OutsideAddr, t.OutsideWeb, t.UpstreamDNS)))
+	fmt.Fprintf(&b, "  labhost [label=%s, style=bold];\n", q(fmt.Sprintf("lab host\\n%s %s", t.Uplink, t.UplinkAddr)))
+	fmt.Fprintf(&b, "  outside -- labhost [label=%s];\n", q(t.OutsideLink+" <-> "+t.Uplink))
+	for _, n := range t.Networks {
+		label := fmt.Sprintf("bridge %s\\nnetwork %s\\n%s/%s", n.Bridge, n.Name, n.Gateway, strings.SplitN(n.Subnet, "/", 2)[1])
+		if n.Internal {
+			label += "\\ninternal"
+		}
+		fmt.Fprintf(&b, "  %s [label=%s, shape=ellipse];\n  labhost -- %s;\n", q("br:"+n.Bridge), q(label), q("br:"+n.Bridge))
+	}
+	for _, c := range t.Containers {
+		label := fmt.Sprintf("container %s\\n%s", c.Name, c.ShortID)
+		for _, ep := range c.Endpoints {
+			label += fmt.Sprintf("\\n%s %s", ep.IfName, ep.Addr)
+		}
+		if c.ResolverUDP != 0 {
+			label += fmt.Sprintf("\\nDNS 127.0.0.11 udp %d tcp %d", c.ResolverUDP, c.ResolverTCP)
+		}
+		for _, p := range c.Ports {
+			label += "\\n" + p
+		}
+		if len(c.Endpoints) == 0 {
+			label += "\\nnetwork " + c.NetworkMode
+		}
+		fmt.Fprintf(&b, "  %s [label=%s];\n", q("c:"+c.Name), q(label))
+		for _, ep := range c.Endpoints {
+			fmt.Fprintf(&b, "  %s -- %s [label=%s];\n", q("br:"+ep.Bridge), q("c:"+c.Name), q(ep.HostVeth+" <-> "+ep.IfName))
+		}
+		if strings.HasPrefix(c.NetworkMode, "container:") {
+			fmt.Fprintf(&b, "  %s -- %s [style=dotted, label=\"shares netns\"];\n", q("c:"+c.Name), q("c:"+strings.TrimPrefix(c.NetworkMode, "container:")))
+		}
+		if c.NetworkMode == "host" {
+			fmt.Fprintf(&b, "  labhost -- %s [style=dotted, label=\"host netns\"];\n", q("c:"+c.Name))
+		}
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
