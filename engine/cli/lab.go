@@ -12,7 +12,7 @@ import (
 )
 
 func labCmd() *cobra.Command {
-	c := &cobra.Command{Use: "lab", Short: "The labs: list them, play one"}
+	c := &cobra.Command{Use: "lab", Short: "The labs: list them, play one, practise with their exercises"}
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List every lab with what it teaches",
@@ -51,6 +51,32 @@ func labCmd() *cobra.Command {
 		},
 	}
 	run.Flags().BoolVar(&step, "step", false, "Pause for Enter between phases")
-	c.AddCommand(list, run)
+	exercise := &cobra.Command{
+		Use:   "exercise NAME",
+		Short: "Print a lab's exercise: its narration and checks, with the commands left for you to write",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := labs.Get(args[0])
+			if err != nil {
+				return err
+			}
+			_, err = os.Stdout.WriteString(labs.Exercise(l))
+			return err
+		},
+	}
+	check := &cobra.Command{
+		Use:   "check FILE",
+		Short: "Check your attempt at an exercise: which checks pass, and the next hint",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := os.ReadFile(args[0])
+			if err != nil {
+				return fmt.Errorf("read your attempt: %w", err)
+			}
+			name := strings.TrimSuffix(filepath.Base(args[0]), ".txtar")
+			return runLab(labs.Parse(name, string(b)), false, os.Stdout)
+		},
+	}
+	c.AddCommand(list, run, exercise, check)
 	return c
 }

@@ -33,6 +33,7 @@ type player struct {
 	stderr   string
 	passed   int
 	commands int
+	hint     string // the exercise's hint for the next command
 }
 
 func runLab(l labs.Lab, step bool, out io.Writer) error {
@@ -77,6 +78,10 @@ func (p *player) play(script string) error {
 			inPhase = false
 			continue
 		}
+		if strings.HasPrefix(trimmed, "# hint:") {
+			p.hint = strings.TrimSpace(strings.TrimPrefix(trimmed, "#"))
+			continue
+		}
 		if strings.HasPrefix(trimmed, "#") {
 			if !inPhase {
 				fmt.Fprintln(p.out)
@@ -108,6 +113,13 @@ func (p *player) run(line string) error {
 	}
 	switch args[0] {
 	case "exec":
+		if len(args) == 2 && args[1] == labs.Placeholder {
+			msg := "This step is yours: write the command where \"exec ...\" stands."
+			if p.hint != "" {
+				msg += "\n" + p.hint
+			}
+			return errors.New(msg)
+		}
 		return p.exec(neg, args[1:])
 	case "stdout", "stderr":
 		return p.check(neg, args[0], args[1:])
