@@ -90,10 +90,11 @@ func Index() string {
 	b.WriteString("# Labs\n\n")
 	b.WriteString("Generated from the labs' headers by `NSLAB_UPDATE=1 go test ./labs -run TestIndex`; a test fails when it is stale.\n\n")
 	b.WriteString("Run one: `bash scripts/lab.sh NAME` (or `go test ./labs -run 'TestLabs/^NAME$' -v`, as root).\n\n")
-	b.WriteString("| lab | title | what it teaches | notes |\n|---|---|---|---|\n")
+	b.WriteString("Each lab has an exercise (`exercises/NAME.txtar`: the checks, with the commands for you to write; `nslab lab check FILE` checks your attempt and gives the next hint) and a picture of the lab host at its end (`pictures/NAME.txt`, drawn by `nslab topology`; both generated, and tests keep them current).\n\n")
+	b.WriteString("| lab | title | what it teaches | notes | exercise | end state |\n|---|---|---|---|---|---|\n")
 	for _, l := range All() {
-		fmt.Fprintf(&b, "| [`%s`](%s.txtar) | %s | %s | %s |\n", l.Name, l.Name, l.Title,
-			strings.ReplaceAll(l.Teaches, "|", `\|`), l.Notes)
+		fmt.Fprintf(&b, "| [`%s`](%s.txtar) | %s | %s | %s | [exercise](exercises/%s.txtar) | [picture](pictures/%s.txt) |\n", l.Name, l.Name, l.Title,
+			strings.ReplaceAll(l.Teaches, "|", `\|`), l.Notes, l.Name, l.Name)
 	}
 	return b.String()
 }

@@ -39,14 +39,16 @@ func TestBlankExercisesFail(t *testing.T) {
 	needLabs(t)
 	for _, l := range labs.All() {
 		path := filepath.Join("exercises", l.Name+".txtar")
-		out, err := exec.Command("nslab", "lab", "check", path).CombinedOutput()
-		if err == nil {
-			t.Errorf("the blank exercise %s passed:\n%s", path, out)
-			continue
-		}
-		if !strings.Contains(string(out), "This step is yours") || !strings.Contains(string(out), "hint: it starts with") {
-			t.Errorf("checking the blank %s does not point at the missing command with a hint:\n%s", path, out)
-		}
+		t.Run(l.Name, func(t *testing.T) {
+			t.Parallel()
+			out, err := exec.Command("nslab", "lab", "check", path).CombinedOutput()
+			if err == nil {
+				t.Fatalf("the blank exercise %s passed:\n%s", path, out)
+			}
+			if !strings.Contains(string(out), "This step is yours") || !strings.Contains(string(out), "hint: it starts with") {
+				t.Errorf("checking the blank %s does not point at the missing command with a hint:\n%s", path, out)
+			}
+		})
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -80,9 +82,12 @@ func Params() testscript.Params {
 				return fmt.Errorf("start lab host: %w", err)
 			}
 			env.Defer(func() {
-				// testscript's T wraps *testing.T, which has Errorf.
+				// testscript's T wraps *testing.T, which has Errorf and Name.
 				if t, ok := env.T().(errorLogger); ok {
 					checkDaemonLog(t, h)
+				}
+				if t, ok := env.T().(namedT); ok && !t.Failed() {
+					checkPicture(t, h)
 				}
 				h.Close()
 			})
@@ -116,3 +121,52 @@ type errorLogger interface {
 	Errorf(format string, args ...any)
 	Log(args ...any)
 }
+
+type namedT interface {
+	errorLogger
+	Name() string
+	Failed() bool
+}
+
+// pictureNoise is what changes from run to run in a topology picture.
+var pictureNoise = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`veth[0-9a-f]{7}`), "vethXXXXXXX"},
+	{regexp.MustCompile(`br-[0-9a-f]{12}`), "br-XXXXXXXXXXXX"},
+	{regexp.MustCompile(`\([0-9a-f]{12}\)`), "(ID)"},
+	{regexp.MustCompile(`udp [0-9]+, tcp [0-9]+`), "udp PORT, tcp PORT"},
+}
+
+// checkPicture draws the lab host at the end of a lab (nslab topology) and
+// compares it with labs/pictures/NAME.txt, the picture the lab's index
+// entry shows. NSLAB_UPDATE=1 rewrites it.
+func checkPicture(t namedT, h *labhost.Host) {
+	cmd, err := labhost.Command(h.Env(), "nslab", "topology")
+	if err != nil {
+		return
+	}
+	out, err := cmd.Output()
+	if err != nil {
+		t.Errorf("nslab topology at the end of the lab: %v", err)
+		return
+	}
+	for _, n := range pictureNoise {
+		out = n.re.ReplaceAll(out, []byte(n.with))
+	}
+	name := filepath.Base(t.Name())
+	path := filepath.Join(labsDir, "pictures", name+".txt")
+	if os.Getenv("NSLAB_UPDATE") != "" {
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		os.WriteFile(path, out, 0o644)
+	}
+	want, err := os.ReadFile(path)
+	if err != nil || !bytes.Equal(want, out) {
+		t.Errorf("the end-state picture %s is stale (or missing): run `NSLAB_UPDATE=1 go test ./labs -run 'TestLabs/^%s$'` and commit it; now it is:\n%s", path, name, out)
+	}
+}
+
+// labsDir is this package's directory; testscript changes the working
+// directory of scripts, not of the test process.
+var labsDir, _ = os.Getwd()
