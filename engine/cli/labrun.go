@@ -96,6 +96,9 @@ func (p *player) play(script string) error {
 		}
 		inPhase = false
 		if err := p.run(trimmed); err != nil {
+			if p.hint != "" && !strings.Contains(err.Error(), p.hint) {
+				err = fmt.Errorf("%w\n%s", err, p.hint)
+			}
 			return fmt.Errorf("line %d: %s\n%w", i+1, trimmed, err)
 		}
 	}
