@@ -1,7 +1,6 @@
 package dns
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"github.com/nslab/nslab/engine/netns"
 )
 
 // ResolverIP is where containers on user-defined networks send queries.
@@ -54,7 +52,7 @@ type Resolver struct {
 	forward func() bool
 	sem     chan struct{}
 
-	udp, tcp         *dns.Server
+	srv              *Server
 	UDPPort, TCPPort int
 }
 
@@ -73,19 +71,9 @@ func NewResolver(names Names, upstream []string, forward func() bool) *Resolver 
 // nsPath, on 127.0.0.11 and two random ports (UDP and TCP), and serves
 // them from the calling process.
 func (r *Resolver) StartIn(nsPath string) error {
-	var pc net.PacketConn
-	var ln net.Listener
-	err := netns.Do(nsPath, func() (err error) {
-		if pc, err = net.ListenPacket("udp4", ResolverIP+":0"); err != nil {
-			return err
-		}
-		if ln, err = net.Listen("tcp4", ResolverIP+":0"); err != nil {
-			pc.Close()
-		}
-		return err
-	})
+	pc, ln, err := listenIn(nsPath, ResolverIP+":0")
 	if err != nil {
-		return fmt.Errorf("embedded DNS: listen on %s in %s: %w", ResolverIP, nsPath, err)
+		return fmt.Errorf("embedded DNS: %w", err)
 	}
 	r.Serve(pc, ln)
 	return nil
@@ -95,28 +83,13 @@ func (r *Resolver) StartIn(nsPath string) error {
 func (r *Resolver) Serve(pc net.PacketConn, ln net.Listener) {
 	r.UDPPort = pc.LocalAddr().(*net.UDPAddr).Port
 	r.TCPPort = ln.Addr().(*net.TCPAddr).Port
-	r.udp = &dns.Server{PacketConn: pc, Handler: r}
-	r.tcp = &dns.Server{Listener: ln, Handler: r, MaxTCPQueries: -1}
-	started := make(chan struct{}, 2)
-	r.udp.NotifyStartedFunc = func() { started <- struct{}{} }
-	r.tcp.NotifyStartedFunc = func() { started <- struct{}{} }
-	go r.udp.ActivateAndServe()
-	go r.tcp.ActivateAndServe()
-	<-started
-	<-started
+	r.srv = serve(pc, ln, r)
 }
 
-// Close stops the resolver and closes its sockets, which also releases
-// their hold on the container's network namespace.
-//
-// It waits at most 200 ms for queries in flight (a forwarded one can take
-// seconds), so that a container's removal never stalls the daemon.
+// Close stops the resolver (Server.Close).
 func (r *Resolver) Close() {
-	if r.udp != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		defer cancel()
-		r.udp.ShutdownContext(ctx)
-		r.tcp.ShutdownContext(ctx)
+	if r.srv != nil {
+		r.srv.Close()
 	}
 }
 

@@ -5,10 +5,12 @@
 package dns
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/miekg/dns"
 	"github.com/nslab/nslab/engine/netns"
@@ -96,15 +98,15 @@ func truncate(w dns.ResponseWriter, q, m *dns.Msg) {
 	m.Truncate(size)
 }
 
-// Server is a DNS server on UDP and TCP.
+// Server is a DNS handler served on one UDP and one TCP socket.
 type Server struct{ udp, tcp *dns.Server }
 
-// ListenInNetNS opens UDP and TCP port 53 on addr inside the network
-// namespace pinned at nsPath and serves h on them until Close.
-func ListenInNetNS(nsPath string, addr netip.Addr, h dns.Handler) (*Server, error) {
+// listenIn opens UDP and TCP sockets on hostport inside the network
+// namespace pinned at nsPath. They stay in that namespace and may be served
+// from any goroutine.
+func listenIn(nsPath, hostport string) (net.PacketConn, net.Listener, error) {
 	var pc net.PacketConn
 	var ln net.Listener
-	hostport := netip.AddrPortFrom(addr, 53).String()
 	err := netns.Do(nsPath, func() (err error) {
 		if pc, err = net.ListenPacket("udp4", hostport); err != nil {
 			return err
@@ -115,19 +117,44 @@ func ListenInNetNS(nsPath string, addr netip.Addr, h dns.Handler) (*Server, erro
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("listen on %s in %s: %w", hostport, nsPath, err)
+		return nil, nil, fmt.Errorf("listen on %s in %s: %w", hostport, nsPath, err)
 	}
+	return pc, ln, nil
+}
+
+// serve serves h on both sockets and returns once both are serving.
+func serve(pc net.PacketConn, ln net.Listener, h dns.Handler) *Server {
 	s := &Server{
 		udp: &dns.Server{PacketConn: pc, Handler: h},
 		tcp: &dns.Server{Listener: ln, Handler: h, MaxTCPQueries: -1},
 	}
+	started := make(chan struct{}, 2)
+	s.udp.NotifyStartedFunc = func() { started <- struct{}{} }
+	s.tcp.NotifyStartedFunc = func() { started <- struct{}{} }
 	go s.udp.ActivateAndServe()
 	go s.tcp.ActivateAndServe()
-	return s, nil
+	<-started
+	<-started
+	return s
 }
 
-// Close stops both listeners.
+// ListenInNetNS serves h on UDP and TCP port 53 of addr inside the network
+// namespace pinned at nsPath, until Close.
+func ListenInNetNS(nsPath string, addr netip.Addr, h dns.Handler) (*Server, error) {
+	pc, ln, err := listenIn(nsPath, netip.AddrPortFrom(addr, 53).String())
+	if err != nil {
+		return nil, err
+	}
+	return serve(pc, ln, h), nil
+}
+
+// Close stops both servers and closes their sockets, which also releases
+// their hold on the namespace. It waits at most 200 ms for queries in
+// flight (a forwarded one can take seconds), so a container's removal never
+// stalls the daemon.
 func (s *Server) Close() {
-	s.udp.Shutdown()
-	s.tcp.Shutdown()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	s.udp.ShutdownContext(ctx)
+	s.tcp.ShutdownContext(ctx)
 }
