@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"sort"
 	"time"
@@ -51,8 +50,8 @@ func benchCmd() *cobra.Command {
 	}
 	c.PersistentFlags().IntVarP(&n, "count", "n", 10, "Number of containers")
 	check := func() error {
-		if _, err := os.Stat(labhost.MarkerFile); err != nil {
-			return errors.New("bench runs only inside a lab host: set NSLAB_HOST, or use `nslab sandbox -- nslab bench ...`")
+		if err := requireLabHost(); err != nil {
+			return err
 		}
 		if n < 1 {
 			return fmt.Errorf("-n must be at least 1, not %d", n)

@@ -44,7 +44,7 @@ func Main() int {
 		// These change the namespaces they run in (mount propagation,
 		// forwarding, docker0, iptables). The marker exists only on a lab
 		// host's private /run, so on the real host they refuse.
-		if _, err := os.Stat(labhost.MarkerFile); err != nil {
+		if !labhost.InLabHost() {
 			fmt.Fprintln(os.Stderr, "nslab: internal command refused: this is not a lab host (it would change the real host's network)")
 			return 2
 		}
@@ -117,8 +117,17 @@ func newRoot() *cobra.Command {
 // call is api.Call on the lab host's daemon socket, with a clear error
 // outside a lab host.
 func call(op string, in, out any, files ...*os.File) error {
-	if _, err := os.Stat(labhost.SocketPath); err != nil {
-		return errors.New("not inside a lab host: nslab never touches the real host's network. Start one with `nslab sandbox -- bash` (as root), or set NSLAB_HOST")
+	if err := requireLabHost(); err != nil {
+		return err
 	}
 	return api.Call(labhost.SocketPath, op, in, out, files...)
+}
+
+// requireLabHost fails, saying what to do, outside a lab host: nslab acts
+// only on lab hosts.
+func requireLabHost() error {
+	if !labhost.InLabHost() {
+		return errors.New("not inside a lab host: nslab never touches the real host's network. Start one with `nslab shell` or `nslab sandbox -- COMMAND` (as root), or set NSLAB_HOST")
+	}
+	return nil
 }

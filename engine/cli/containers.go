@@ -72,8 +72,8 @@ func runCmd() *cobra.Command {
 // run starts a container and, unless detached, waits for it and returns its
 // exit code.
 func run(o daemon.RunOptions) (int, error) {
-	if _, err := os.Stat(labhost.SocketPath); err != nil {
-		return 0, call("run", nil, nil) // produces the not-in-a-lab-host error
+	if err := requireLabHost(); err != nil {
+		return 0, err
 	}
 	conn, err := api.Dial(labhost.SocketPath)
 	if err != nil {

@@ -45,8 +45,8 @@ func benchDNSCmd() *cobra.Command {
 		Short: "Measure the embedded DNS server and dnsmasq from inside a container (UDP/TCP, 1 and 16 clients)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := os.Stat(labhost.MarkerFile); err != nil {
-				return errors.New("bench runs only inside a lab host")
+			if err := requireLabHost(); err != nil {
+				return err
 			}
 			if total < 16 || total > 200000 {
 				return fmt.Errorf("--queries %d: use 16 to 200000 (the load is bounded)", total)

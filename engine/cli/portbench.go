@@ -41,8 +41,8 @@ func benchPortsCmd(count *int) *cobra.Command {
 		Short: "Time run -d with 0, 1 and 10 published ports while N containers already publish one each",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := os.Stat(labhost.MarkerFile); err != nil {
-				return fmt.Errorf("bench runs only inside a lab host")
+			if err := requireLabHost(); err != nil {
+				return err
 			}
 			n := *count
 			if n < 0 || n > 2000 || probes < 1 || probes > 200 {

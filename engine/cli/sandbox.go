@@ -108,8 +108,8 @@ func hostCmd() *cobra.Command {
 		Short: "Run a command on the lab host itself (ip, brctl, iptables-save, ip monitor, ...)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := os.Stat(labhost.MarkerFile); err != nil {
-				return errors.New("not inside a lab host: set NSLAB_HOST, or use `nslab sandbox -- COMMAND`")
+			if err := requireLabHost(); err != nil {
+				return err
 			}
 			path, err := exec.LookPath(args[0])
 			if err != nil {
@@ -131,8 +131,8 @@ the simulated internet, where example.com (203.0.113.80) and the upstream DNS
 server (203.0.113.53) live. Use it to reach published ports from outside.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := os.Stat(labhost.MarkerFile); err != nil {
-				return errors.New("not inside a lab host: set NSLAB_HOST, or use `nslab sandbox -- COMMAND`")
+			if err := requireLabHost(); err != nil {
+				return err
 			}
 			nsenter, err := exec.LookPath("nsenter")
 			if err != nil {

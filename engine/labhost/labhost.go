@@ -205,14 +205,7 @@ func Command(env string, argv ...string) (*exec.Cmd, error) {
 	if err != nil {
 		return nil, err
 	}
-	wd, _ := os.Getwd()
-	args := []string{"--target", strconv.Itoa(pid), "--mount", "--net", "--pid", "--uts", "--ipc"}
-	if wd != "" {
-		args = append(args, "--wd="+wd)
-	}
-	args = append(args, "--")
-	args = append(args, argv...)
-	cmd := exec.Command("nsenter", args...)
+	cmd := exec.Command("nsenter", append(nsenterArgs(pid), argv...)...)
 	cmd.Env = InsideEnv(os.Environ(), env)
 	return cmd, nil
 }
@@ -235,6 +228,23 @@ func InsideEnv(environ []string, hostEnv string) []string {
 		path = BinDir + ":" + path
 	}
 	return append(out, "PATH="+path, EnvHost+"="+hostEnv)
+}
+
+// InLabHost reports whether this process runs inside some lab host: the
+// marker file exists only on a lab host's private /run.
+func InLabHost() bool {
+	_, err := os.Stat(MarkerFile)
+	return err == nil
+}
+
+// nsenterArgs are nsenter's arguments to join every namespace of the lab
+// host whose supervisor is pid, keeping the working directory.
+func nsenterArgs(pid int) []string {
+	args := []string{"--target", strconv.Itoa(pid), "--mount", "--net", "--pid", "--uts", "--ipc"}
+	if wd, err := os.Getwd(); err == nil {
+		args = append(args, "--wd="+wd)
+	}
+	return append(args, "--")
 }
 
 // Inside reports whether this process already runs inside the lab host
@@ -271,12 +281,7 @@ func Enter() (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("nsenter (util-linux) is needed to enter a lab host: %w", err)
 	}
-	wd, _ := os.Getwd()
-	argv := []string{"nsenter", "--target", strconv.Itoa(pid), "--mount", "--net", "--pid", "--uts", "--ipc"}
-	if wd != "" {
-		argv = append(argv, "--wd="+wd)
-	}
-	argv = append(argv, "--", exe)
+	argv := append(append([]string{"nsenter"}, nsenterArgs(pid)...), exe)
 	argv = append(argv, os.Args[1:]...)
 	// exe keeps argv[0] "nslab" semantics through the name of the binary;
 	// callers that dispatch on argv[0] run a binary called nslab.
