@@ -323,7 +323,7 @@ func (d *Daemon) start(c *Container, stdin, stdout, stderr *os.File) (err error)
 			})
 			addrs = append(addrs, ep.Addr.Addr())
 		}
-		if err := writeFiles(c, hostsFile(c, addrs), d.resolvConf(c)); err != nil {
+		if err := writeFiles(c, container.HostsFile(c.Hostname, addrs), d.resolvConf(c)); err != nil {
 			return err
 		}
 	}
@@ -453,7 +453,9 @@ func (d *Daemon) ensureResolver(c *Container) error {
 	}
 	c.resolver = r
 	if c.running() {
-		writeInPlace(c.file("resolv.conf"), d.resolvConf(c))
+		if err := os.WriteFile(c.file("resolv.conf"), []byte(d.resolvConf(c)), 0o644); err != nil {
+			return fmt.Errorf("rewrite resolv.conf for the embedded DNS server: %w", err)
+		}
 	}
 	return nil
 }
@@ -527,10 +529,6 @@ func dedup(in []string) []string {
 		}
 	}
 	return out
-}
-
-func hostsFile(c *Container, addrs []netip.Addr) string {
-	return container.HostsFile(c.Hostname, addrs)
 }
 
 // detach deletes an endpoint's veth and releases its address. The deletion
@@ -617,7 +615,7 @@ func (d *Daemon) reap(c *Container) {
 // releaseNetwork frees addresses and unpins the netns; the kernel destroys
 // the namespace and its veths. Call with d.mu held.
 func (d *Daemon) releaseNetwork(c *Container) {
-	d.unpublish(c)
+	// Detaching the first endpoint also unpublishes the ports.
 	for len(c.Endpoints) > 0 {
 		d.detach(c, c.Endpoints[0])
 	}

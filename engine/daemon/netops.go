@@ -3,6 +3,7 @@ package daemon
 import (
 	"errors"
 	"fmt"
+	"log"
 	"net/netip"
 	"os"
 	"strings"
@@ -62,7 +63,27 @@ func init() {
 			return d.removeNetwork(ref)
 		})
 	}
-	handlers["network-connect"] = func(d *Daemon, s *api.ServerConn) (any, error) {
+	handlers["network-connect"] = endpointOp(func(d *Daemon, c *Container, n *Network, ep *Endpoint, req Connect) error {
+		if ep != nil {
+			return fmt.Errorf("endpoint with name %s already exists in network %s", c.Name, n.Name)
+		}
+		_, err := d.attach(c, n, req.Aliases, req.IP)
+		return err
+	})
+	handlers["network-disconnect"] = endpointOp(func(d *Daemon, c *Container, n *Network, ep *Endpoint, req Connect) error {
+		if ep == nil {
+			return fmt.Errorf("container %s is not connected to network %s", c.ID[:12], n.Name)
+		}
+		d.detach(c, ep)
+		return nil
+	})
+}
+
+// endpointOp is a connect or disconnect handler: it resolves the container
+// and network under the lock, finds the container's endpoint on that
+// network (nil if none), and runs fn.
+func endpointOp(fn func(d *Daemon, c *Container, n *Network, ep *Endpoint, req Connect) error) handler {
+	return func(d *Daemon, s *api.ServerConn) (any, error) {
 		var req Connect
 		if err := s.Decode(&req); err != nil {
 			return nil, err
@@ -73,36 +94,17 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		for _, ep := range c.Endpoints {
-			if ep.NetworkID == n.ID {
-				return nil, fmt.Errorf("endpoint with name %s already exists in network %s", c.Name, n.Name)
+		var ep *Endpoint
+		for _, e := range c.Endpoints {
+			if e.NetworkID == n.ID {
+				ep = e
 			}
 		}
-		if _, err := d.attach(c, n, req.Aliases, req.IP); err != nil {
+		if err := fn(d, c, n, ep, req); err != nil {
 			return nil, err
 		}
 		d.stateChanged()
 		return nil, nil
-	}
-	handlers["network-disconnect"] = func(d *Daemon, s *api.ServerConn) (any, error) {
-		var req Connect
-		if err := s.Decode(&req); err != nil {
-			return nil, err
-		}
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		c, n, err := d.connectTarget(req)
-		if err != nil {
-			return nil, err
-		}
-		for _, ep := range c.Endpoints {
-			if ep.NetworkID == n.ID {
-				d.detach(c, ep)
-				d.stateChanged()
-				return nil, nil
-			}
-		}
-		return nil, fmt.Errorf("container %s is not connected to network %s", c.ID[:12], n.Name)
 	}
 }
 
@@ -290,8 +292,9 @@ func ifName(c *Container) string {
 	}
 }
 
-// rewriteHosts rewrites the container's /etc/hosts in place (the bind mount
-// follows the inode) after its addresses changed.
+// rewriteHosts rewrites the container's /etc/hosts after its addresses
+// changed. os.WriteFile truncates and writes the same inode, which is what
+// the container's bind mount shows.
 func (d *Daemon) rewriteHosts(c *Container) {
 	if c.NetworkMode == "host" {
 		return
@@ -300,14 +303,7 @@ func (d *Daemon) rewriteHosts(c *Container) {
 	for _, ep := range c.Endpoints {
 		addrs = append(addrs, ep.Addr.Addr())
 	}
-	writeInPlace(c.file("hosts"), hostsFile(c, addrs))
-}
-
-func writeInPlace(path, body string) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC|os.O_CREATE, 0o644)
-	if err != nil {
-		return
+	if err := os.WriteFile(c.file("hosts"), []byte(container.HostsFile(c.Hostname, addrs)), 0o644); err != nil {
+		log.Printf("container %s: %v", c.Name, err)
 	}
-	f.WriteString(body)
-	f.Close()
 }
