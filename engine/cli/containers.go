@@ -431,14 +431,20 @@ var signals = map[string]syscall.Signal{
 }
 
 func inspectCmd() *cobra.Command {
+	return inspectCommand("inspect [OPTIONS] NAME|ID [NAME|ID...]", "Return low-level information on containers and networks", "inspect")
+}
+
+// inspectCommand is `inspect` or `network inspect`: the daemon's objects as
+// Docker prints them, or through -f's template.
+func inspectCommand(use, short, op string) *cobra.Command {
 	var format string
 	c := &cobra.Command{
-		Use:   "inspect [OPTIONS] NAME|ID [NAME|ID...]",
-		Short: "Return low-level information on containers and networks",
+		Use:   use,
+		Short: short,
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var raw []json.RawMessage
-			if err := call("inspect", daemon.NameRequest{Names: args}, &raw); err != nil {
+			if err := call(op, daemon.NameRequest{Names: args}, &raw); err != nil {
 				return err
 			}
 			return printInspect(raw, format)
@@ -530,20 +536,7 @@ func networkCmd() *cobra.Command {
 		},
 	}
 	ls.Flags().BoolVarP(&quiet, "quiet", "q", false, "Only display network IDs")
-	var format string
-	inspect := &cobra.Command{
-		Use:   "inspect [OPTIONS] NETWORK [NETWORK...]",
-		Short: "Display detailed information on one or more networks",
-		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			var raw []json.RawMessage
-			if err := call("network-inspect", daemon.NameRequest{Names: args}, &raw); err != nil {
-				return err
-			}
-			return printInspect(raw, format)
-		},
-	}
-	inspect.Flags().StringVarP(&format, "format", "f", "", "Format output using a Go template")
+	inspect := inspectCommand("inspect [OPTIONS] NETWORK [NETWORK...]", "Display detailed information on one or more networks", "network-inspect")
 	n.AddCommand(ls, inspect, networkCreateCmd(), networkRmCmd(), networkConnectCmd(), networkDisconnectCmd())
 	return n
 }
@@ -587,49 +580,36 @@ func networkCreateCmd() *cobra.Command {
 }
 
 func networkRmCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:     "rm NETWORK [NETWORK...]",
-		Aliases: []string{"remove"},
-		Short:   "Remove one or more networks",
-		Args:    cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			var done []string
-			err := call("network-rm", daemon.NameRequest{Names: args}, &done)
-			for _, n := range done {
-				fmt.Println(n)
-			}
-			return err
-		},
-	}
-}
-
-func networkConnectCmd() *cobra.Command {
-	var req daemon.Connect
-	c := &cobra.Command{
-		Use:   "connect [OPTIONS] NETWORK CONTAINER",
-		Short: "Connect a container to a network",
-		Args:  cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			req.Network, req.Container = args[0], args[1]
-			return call("network-connect", req, nil)
-		},
-	}
-	c.Flags().StringSliceVar(&req.Aliases, "alias", nil, "Add network-scoped alias for the container")
-	c.Flags().StringVar(&req.IP, "ip", "", "IPv4 address (e.g., 172.30.100.104)")
+	c := namesCmd("rm NETWORK [NETWORK...]", "Remove one or more networks", "network-rm", nil)
+	c.Aliases = []string{"remove"}
 	return c
 }
 
+func networkConnectCmd() *cobra.Command {
+	return endpointCmd("connect", "Connect a container to a network", func(c *cobra.Command, req *daemon.Connect) {
+		c.Flags().StringSliceVar(&req.Aliases, "alias", nil, "Add network-scoped alias for the container")
+		c.Flags().StringVar(&req.IP, "ip", "", "IPv4 address (e.g., 172.30.100.104)")
+	})
+}
+
 func networkDisconnectCmd() *cobra.Command {
+	return endpointCmd("disconnect", "Disconnect a container from a network", func(c *cobra.Command, req *daemon.Connect) {
+		c.Flags().BoolVarP(&req.Force, "force", "f", false, "Force the container to disconnect from a network")
+	})
+}
+
+// endpointCmd is `network connect` or `network disconnect`.
+func endpointCmd(verb, short string, flags func(*cobra.Command, *daemon.Connect)) *cobra.Command {
 	var req daemon.Connect
 	c := &cobra.Command{
-		Use:   "disconnect [OPTIONS] NETWORK CONTAINER",
-		Short: "Disconnect a container from a network",
+		Use:   verb + " [OPTIONS] NETWORK CONTAINER",
+		Short: short,
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req.Network, req.Container = args[0], args[1]
-			return call("network-disconnect", req, nil)
+			return call("network-"+verb, req, nil)
 		},
 	}
-	c.Flags().BoolVarP(&req.Force, "force", "f", false, "Force the container to disconnect from a network")
+	flags(c, &req)
 	return c
 }
