@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/nslab/nslab/engine/labhost"
@@ -78,9 +79,11 @@ func benchInLabHost(b *testing.B, op string) {
 	}
 }
 
-// runBench runs `nslab bench OP -n N` in h and parses its line.
-func runBench(b *testing.B, h *labhost.Host, op string, n int) benchLine {
-	cmd, err := labhost.Command(h.Env(), "nslab", "bench", op, "-n", strconv.Itoa(n))
+// benchOutput runs `nslab bench ARGS...` in h and returns what it printed;
+// on failure the benchmark stops with the command's error output.
+func benchOutput(b *testing.B, h *labhost.Host, args ...string) []byte {
+	b.Helper()
+	cmd, err := labhost.Command(h.Env(), append([]string{"nslab", "bench"}, args...)...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -88,8 +91,14 @@ func runBench(b *testing.B, h *labhost.Host, op string, n int) benchLine {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		b.Fatalf("nslab bench %s -n %d: %v\n%s", op, n, err, stderr.Bytes())
+		b.Fatalf("nslab bench %s: %v\n%s", strings.Join(args, " "), err, stderr.Bytes())
 	}
+	return out
+}
+
+// runBench runs `nslab bench OP -n N` in h and parses its line.
+func runBench(b *testing.B, h *labhost.Host, op string, n int) benchLine {
+	out := benchOutput(b, h, op, "-n", strconv.Itoa(n))
 	var r benchLine
 	if err := json.Unmarshal(bytes.TrimSpace(out), &r); err != nil {
 		b.Fatalf("nslab bench %s -n %d printed %q: %v", op, n, out, err)

@@ -25,16 +25,7 @@ func BenchmarkDNS(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer h.Close()
-	cmd, err := labhost.Command(h.Env(), "nslab", "bench", "dns")
-	if err != nil {
-		b.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		b.Fatalf("nslab bench dns: %v\n%s", err, stderr.Bytes())
-	}
+	out := benchOutput(b, h, "dns")
 	type result struct {
 		Server, Proto            string
 		Clients, Queries, Errors int

@@ -1,7 +1,6 @@
 package labs_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -36,16 +35,7 @@ func BenchmarkPublish(b *testing.B) {
 				Publish float64 `json:"publish_ms"`
 			}
 			for i := 0; i < b.N; i++ {
-				cmd, err := labhost.Command(h.Env(), "nslab", "bench", "ports", "-n", fmt.Sprint(n))
-				if err != nil {
-					b.Fatal(err)
-				}
-				var stderr bytes.Buffer
-				cmd.Stderr = &stderr
-				out, err := cmd.Output()
-				if err != nil {
-					b.Fatalf("nslab bench ports -n %d: %v\n%s", n, err, stderr.Bytes())
-				}
+				out := benchOutput(b, h, "ports", "-n", fmt.Sprint(n))
 				if err := json.Unmarshal(out, &r); err != nil {
 					b.Fatalf("bad output %q: %v", out, err)
 				}

@@ -1,13 +1,13 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/nslab/nslab/engine/api"
@@ -139,22 +139,9 @@ func median(ms []float64) float64 {
 
 // countRules counts the lab host's rules, as iptables-save lists them.
 func countRules() int {
-	out, err := execOutput("iptables-save")
+	out, err := exec.Command("iptables-save").Output()
 	if err != nil {
 		return -1
 	}
-	n := 0
-	for _, l := range splitLines(out) {
-		if len(l) > 3 && l[:3] == "-A " {
-			n++
-		}
-	}
-	return n
+	return bytes.Count(out, []byte("\n-A "))
 }
-
-func execOutput(name string, args ...string) (string, error) {
-	out, err := exec.Command(name, args...).Output()
-	return string(out), err
-}
-
-func splitLines(s string) []string { return strings.Split(s, "\n") }
