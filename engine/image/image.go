@@ -66,9 +66,7 @@ func Canonical(ref string) (string, error) {
 		}
 		name = name[:i]
 	}
-	name = strings.TrimPrefix(name, "library/")
-	name = strings.TrimPrefix(name, "docker.io/")
-	name = strings.TrimPrefix(name, "library/")
+	name = strings.TrimPrefix(strings.TrimPrefix(name, "docker.io/"), "library/")
 	if a, ok := aliases[name]; ok {
 		name = a
 	}
