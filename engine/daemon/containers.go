@@ -60,6 +60,7 @@ type Container struct {
 	Ports    []portmap.Binding
 	warnings []string
 
+	lower  string // the image's root filesystem, resolved by create
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when the process has been reaped
 	output sync.WaitGroup
@@ -137,6 +138,7 @@ func (d *Daemon) create(o RunOptions) (*Container, error) {
 	if len(c.Cmd) == 0 {
 		c.Cmd = img.Cmd
 	}
+	c.lower = img.Lower
 	c.Name = strings.TrimPrefix(o.Name, "/")
 	if o.Name != "" {
 		if !validName.MatchString(o.Name) {
@@ -269,12 +271,8 @@ func (d *Daemon) start(c *Container, stdin, stdout, stderr *os.File) (err error)
 		Hostname: c.Hostname, Dir: c.Dir, Cmd: c.Cmd, Tty: c.Tty,
 		Stdin: stdin, Stdout: stdout, Stderr: stderr,
 		Hosts: c.file("hosts"), HostnameFile: c.file("hostname"), ResolvConf: c.file("resolv.conf"),
+		Lower: c.lower,
 	}
-	img, err := d.images.Get(c.Image)
-	if err != nil {
-		return err
-	}
-	spec.Lower = img.Lower
 
 	var addrs []netip.Addr
 	switch {
@@ -410,12 +408,7 @@ func (d *Daemon) attach(c *Container, n *Network, aliases []string, ipReq string
 	if n.userDefined() {
 		ep.DNSNames = dedup(append(append([]string{c.Name}, aliases...), c.ID[:12], c.Hostname))
 	}
-	br, err := d.nl.LinkByName(n.Bridge)
-	if err != nil {
-		n.pool.Release(ip)
-		return nil, fmt.Errorf("bridge %q of network %s: %w", n.Bridge, n.Name, err)
-	}
-	if err := bridge.Attach(d.nl, br, c.SandboxKey, bridge.Endpoint{
+	if err := bridge.Attach(d.nl, n.link, c.SandboxKey, bridge.Endpoint{
 		HostVeth: ep.HostVeth, IfName: ep.IfName, Addr: ep.Addr, Gateway: route, MTU: n.MTU,
 	}); err != nil {
 		n.pool.Release(ip)

@@ -129,7 +129,8 @@ func New(dir string) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := bridge.Ensure(nl, DefaultBridgeName, netip.PrefixFrom(gw, DefaultBridgeSubnet.Bits()), DefaultMTU); err != nil {
+	docker0, err := bridge.Ensure(nl, DefaultBridgeName, netip.PrefixFrom(gw, DefaultBridgeSubnet.Bits()), DefaultMTU)
+	if err != nil {
 		return nil, err
 	}
 	if err := firewall.Init(); err != nil {
@@ -137,7 +138,7 @@ func New(dir string) (*Daemon, error) {
 	}
 	now := time.Now()
 	for _, n := range []*Network{
-		{Name: "bridge", Driver: "bridge", Bridge: DefaultBridgeName, Subnet: DefaultBridgeSubnet, Gateway: gw, pool: pool, Default: true, MTU: DefaultMTU},
+		{Name: "bridge", Driver: "bridge", Bridge: DefaultBridgeName, Subnet: DefaultBridgeSubnet, Gateway: gw, pool: pool, Default: true, MTU: DefaultMTU, link: docker0},
 		{Name: "host", Driver: "host"},
 		{Name: "none", Driver: "null"},
 	} {

@@ -220,7 +220,7 @@ func (d *Daemon) createNetwork(req NetworkCreate) (*Network, error) {
 			n.OwnBridge = false
 		}
 	}
-	if _, err := bridge.Ensure(d.nl, n.Bridge, netip.PrefixFrom(n.Gateway, n.Subnet.Bits()), 0); err != nil {
+	if n.link, err = bridge.Ensure(d.nl, n.Bridge, netip.PrefixFrom(n.Gateway, n.Subnet.Bits()), 0); err != nil {
 		return nil, err
 	}
 	if err := firewall.AddNetwork(n.firewall()); err != nil {

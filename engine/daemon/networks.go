@@ -9,6 +9,7 @@ import (
 
 	"github.com/nslab/nslab/engine/api"
 	"github.com/nslab/nslab/engine/ipam"
+	"github.com/vishvananda/netlink"
 )
 
 // Network is one network: a bridge, or the predefined host and none.
@@ -32,6 +33,7 @@ type Network struct {
 	OwnBridge bool
 	Options   map[string]string
 	pool      *ipam.Pool
+	link      netlink.Link // the bridge, as bridge.Ensure returned it
 }
 
 // userDefined reports whether n is a bridge network made by network
