@@ -21,7 +21,7 @@ func TestLabRunner(t *testing.T) {
 	for _, want := range []string{
 		"Lab namespaces: a container is a process in its own namespaces",
 		"Start a long-running container.",
-		"$ nslab run -d --name web busybox sleep 3600",
+		"$ docker run -d --name web busybox sleep 3600",
 		"ok: the output shows ^net: own$",
 		"PASS: namespaces:",
 	} {
