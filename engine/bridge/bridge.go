@@ -67,7 +67,7 @@ func Delete(h *netlink.Handle, name string) error { return deleteLink(h, name) }
 
 // Endpoint describes one container interface on a bridge.
 type Endpoint struct {
-	HostVeth string       // host-side name, vethXXXXXXX
+	HostVeth string       // host-side name, vethXXXXXXX; empty: Attach picks one
 	IfName   string       // container-side name, eth0, eth1, ...
 	Addr     netip.Prefix // container address with the network's prefix length
 	Gateway  netip.Addr   // default route; invalid means no default route
@@ -77,40 +77,73 @@ type Endpoint struct {
 // Attach wires the namespace pinned at nsPath to bridge br: it creates the
 // veth pair with the peer born inside the namespace, sets the MAC, address
 // and default route there, and brings both ends and the namespace's lo up.
-// On failure nothing is left behind.
-func Attach(h *netlink.Handle, br netlink.Link, nsPath string, ep Endpoint) error {
+// It returns the host-side veth's name: ep.HostVeth, or, when that is empty,
+// a fresh VethName, drawn again if the name is taken (as the CNI plugins
+// do). On failure nothing is left behind.
+func Attach(h *netlink.Handle, br netlink.Link, nsPath string, ep Endpoint) (string, error) {
 	if br.Attrs().MTU > 0 && ep.MTU == 0 {
 		ep.MTU = br.Attrs().MTU
 	}
 	ns, err := netns.Open(nsPath)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer ns.Close()
-	veth := &netlink.Veth{
-		LinkAttrs: netlink.LinkAttrs{
-			Name: ep.HostVeth, MasterIndex: br.Attrs().Index, MTU: ep.MTU, TxQLen: 0,
-		},
-		PeerName:         ep.IfName,
-		PeerHardwareAddr: MAC(ep.Addr.Addr()),
-		PeerNamespace:    netlink.NsFd(int(ns)),
-		PeerMTU:          uint32(ep.MTU),
-	}
-	if err := h.LinkAdd(veth); err != nil {
-		if errors.Is(err, unix.EXFULL) {
-			return fmt.Errorf("attach %s to bridge %q: the bridge already has %d ports, the kernel's limit: %w", ep.HostVeth, br.Attrs().Name, MaxPorts, err)
+	pick := ep.HostVeth == ""
+	var veth *netlink.Veth
+	for try := 0; ; try++ {
+		if pick {
+			ep.HostVeth = drawVethName()
 		}
-		return fmt.Errorf("create veth %s (peer %s in %s): %w", ep.HostVeth, ep.IfName, nsPath, err)
+		veth = &netlink.Veth{
+			LinkAttrs: netlink.LinkAttrs{
+				Name: ep.HostVeth, MasterIndex: br.Attrs().Index, MTU: ep.MTU, TxQLen: 0,
+			},
+			PeerName:         ep.IfName,
+			PeerHardwareAddr: MAC(ep.Addr.Addr()),
+			PeerNamespace:    netlink.NsFd(int(ns)),
+			PeerMTU:          uint32(ep.MTU),
+		}
+		err = h.LinkAdd(veth)
+		if err == nil {
+			break
+		}
+		if pick && errors.Is(err, unix.EEXIST) && try < vethNameTries-1 && !peerExists(ns, ep.IfName) {
+			continue
+		}
+		if errors.Is(err, unix.EXFULL) {
+			return "", fmt.Errorf("attach %s to bridge %q: the bridge already has %d ports, the kernel's limit: %w", ep.HostVeth, br.Attrs().Name, MaxPorts, err)
+		}
+		return "", fmt.Errorf("create veth %s (peer %s in %s): %w", ep.HostVeth, ep.IfName, nsPath, err)
 	}
 	if err := configurePeer(ns, ep); err != nil {
 		h.LinkDel(veth)
-		return err
+		return "", err
 	}
 	if err := h.LinkSetUp(veth); err != nil {
 		h.LinkDel(veth)
-		return fmt.Errorf("set %s up: %w", ep.HostVeth, err)
+		return "", fmt.Errorf("set %s up: %w", ep.HostVeth, err)
 	}
-	return nil
+	return ep.HostVeth, nil
+}
+
+// drawVethName is VethName; a test makes it draw a taken name first.
+var drawVethName = VethName
+
+// vethNameTries bounds the redraws of a clashing host-side name; with 2^28
+// names, a second clash in a row means something else is wrong.
+const vethNameTries = 5
+
+// peerExists tells a clash of the container-side name (which a new host
+// name cannot fix) from a clash of the host-side one.
+func peerExists(ns vnetns.NsHandle, name string) bool {
+	ch, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return false
+	}
+	defer ch.Close()
+	_, err = ch.LinkByName(name)
+	return err == nil
 }
 
 func configurePeer(ns vnetns.NsHandle, ep Endpoint) error {

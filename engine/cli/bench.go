@@ -146,10 +146,9 @@ func benchAttach(n int) (durs []time.Duration, err error) {
 		a := base
 		a[2], a[3] = byte(host>>8), byte(host)
 		ep := bridge.Endpoint{
-			HostVeth: bridge.VethName(),
-			IfName:   "eth0",
-			Addr:     netip.PrefixFrom(netip.AddrFrom4(a), benchGateway.Bits()),
-			Gateway:  benchGateway.Addr(),
+			IfName:  "eth0",
+			Addr:    netip.PrefixFrom(netip.AddrFrom4(a), benchGateway.Bits()),
+			Gateway: benchGateway.Addr(),
 		}
 		path := filepath.Join(benchNSDir, fmt.Sprintf("c%d", i))
 		start := time.Now()
@@ -157,11 +156,12 @@ func benchAttach(n int) (durs []time.Duration, err error) {
 			return nil, err
 		}
 		paths = append(paths, path)
-		if err := bridge.Attach(h, br, path, ep); err != nil {
+		veth, err := bridge.Attach(h, br, path, ep)
+		if err != nil {
 			return nil, err
 		}
 		durs = append(durs, time.Since(start))
-		veths = append(veths, ep.HostVeth)
+		veths = append(veths, veth)
 	}
 	return durs, nil
 }

@@ -12,16 +12,15 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 
+	"github.com/nslab/nslab/engine/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -140,60 +139,22 @@ func Start(s Spec) (*exec.Cmd, error) {
 
 // forkIn starts cmd from an OS thread that has joined the given network
 // and pid namespaces, so the child is born in them. setns(CLONE_NEWPID)
-// changes only the namespace of the thread's future children. The thread is
-// switched back to the process's own namespaces afterwards; if that fails it
-// stays locked and the runtime discards it.
+// changes only the namespace of the thread's future children. netns.OnThread
+// switches the thread back afterwards (or discards it).
 func forkIn(netPath, pidPath string, cmd *exec.Cmd) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		var restore []func() error
-		join := func(path string, nstype int, self string) error {
-			orig, err := os.Open(self)
-			if err != nil {
+	return netns.OnThread(func(t *netns.Thread) error {
+		if netPath != "" {
+			if err := t.JoinPath(netPath, unix.CLONE_NEWNET); err != nil {
 				return err
 			}
-			target, err := os.Open(path)
-			if err != nil {
-				orig.Close()
-				return fmt.Errorf("open namespace %s: %w", path, err)
-			}
-			defer target.Close()
-			if err := unix.Setns(int(target.Fd()), nstype); err != nil {
-				orig.Close()
-				return fmt.Errorf("join namespace %s: %w", path, err)
-			}
-			restore = append(restore, func() error {
-				defer orig.Close()
-				return unix.Setns(int(orig.Fd()), nstype)
-			})
-			return nil
 		}
-		err := func() error {
-			if netPath != "" {
-				if err := join(netPath, unix.CLONE_NEWNET, fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())); err != nil {
-					return err
-				}
-			}
-			if pidPath != "" {
-				// The process's active pid namespace, not the thread's
-				// pid_for_children, is where the thread must return.
-				if err := join(pidPath, unix.CLONE_NEWPID, "/proc/self/ns/pid"); err != nil {
-					return err
-				}
-			}
-			return cmd.Start()
-		}()
-		for i := len(restore) - 1; i >= 0; i-- {
-			if rerr := restore[i](); rerr != nil {
-				errc <- errors.Join(err, fmt.Errorf("restore namespaces (terminating OS thread): %w", rerr))
-				return
+		if pidPath != "" {
+			if err := t.JoinPath(pidPath, unix.CLONE_NEWPID); err != nil {
+				return err
 			}
 		}
-		runtime.UnlockOSThread()
-		errc <- err
-	}()
-	return <-errc
+		return cmd.Start()
+	})
 }
 
 // IsInit reports whether this process is a container init helper.

@@ -395,7 +395,7 @@ func (d *Daemon) attach(c *Container, n *Network, aliases []string, ipReq string
 		}
 	}
 	ep := &Endpoint{
-		NetworkID: n.ID, Network: n.Name, EndpointID: container.NewID(), HostVeth: bridge.VethName(),
+		NetworkID: n.ID, Network: n.Name, EndpointID: container.NewID(),
 		IfName: ifName(c), Addr: netip.PrefixFrom(ip, n.Subnet.Bits()),
 		MAC: bridge.MAC(ip).String(), Aliases: aliases, Gateway: n.Gateway,
 	}
@@ -408,12 +408,14 @@ func (d *Daemon) attach(c *Container, n *Network, aliases []string, ipReq string
 	if n.userDefined() {
 		ep.DNSNames = dedup(append(append([]string{c.Name}, aliases...), c.ID[:12], c.Hostname))
 	}
-	if err := bridge.Attach(d.nl, n.link, c.SandboxKey, bridge.Endpoint{
-		HostVeth: ep.HostVeth, IfName: ep.IfName, Addr: ep.Addr, Gateway: route, MTU: n.MTU,
-	}); err != nil {
+	veth, err := bridge.Attach(d.nl, n.link, c.SandboxKey, bridge.Endpoint{
+		IfName: ep.IfName, Addr: ep.Addr, Gateway: route, MTU: n.MTU,
+	})
+	if err != nil {
 		n.pool.Release(ip)
 		return nil, err
 	}
+	ep.HostVeth = veth
 	c.Endpoints = append(c.Endpoints, ep)
 	if n.userDefined() {
 		d.dns.Add(n.Name, ep.DNSNames, ip)

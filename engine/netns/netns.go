@@ -1,11 +1,12 @@
 // Package netns creates, pins and enters Linux network namespaces from Go.
 //
 // Thread discipline. A network namespace belongs to an OS thread, not to a
-// goroutine, so every switch happens on a dedicated goroutine that locks its
-// thread first (Do, Create) and switches it back before unlocking. If the
+// goroutine, so every switch happens through OnThread: a dedicated goroutine
+// locks its thread, the callback switches namespaces through the Thread it is
+// given, and OnThread switches the thread back before unlocking it. If the
 // thread cannot be switched back, the goroutine exits while still locked and
 // the Go runtime destroys the thread rather than hand a thread in the wrong
-// namespace to other code. The main thread is the one exception the runtime
+// namespace to other code. Thread's comment has the rules a callback follows. The main thread is the one exception the runtime
 // cannot destroy (it parks it instead, and /proc/PID/ns/net would then lie
 // about the process), so nslab keeps its main goroutine locked to the main
 // thread from init and never lets other goroutines run there.
@@ -21,7 +22,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 
 	"github.com/vishvananda/netlink"
 	vnetns "github.com/vishvananda/netns"
@@ -42,28 +42,12 @@ func Do(path string, fn func() error) error {
 
 // DoHandle is Do for an already open namespace handle.
 func DoHandle(ns vnetns.NsHandle, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := vnetns.Get()
-		if err != nil {
-			errc <- fmt.Errorf("get current netns: %w", err)
-			return // thread stays locked and is discarded
+	return OnThread(func(t *Thread) error {
+		if err := t.Join(int(ns), unix.CLONE_NEWNET); err != nil {
+			return fmt.Errorf("enter netns: %w", err)
 		}
-		defer orig.Close()
-		if err := vnetns.Set(ns); err != nil {
-			errc <- fmt.Errorf("enter netns: %w", err)
-			return
-		}
-		ferr := fn()
-		if err := vnetns.Set(orig); err != nil {
-			errc <- errors.Join(ferr, fmt.Errorf("restore netns (terminating OS thread): %w", err))
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
+		return fn()
+	})
 }
 
 // Create makes a new network namespace and pins it at path. The directory of
@@ -77,52 +61,21 @@ func Create(path string) error {
 		return fmt.Errorf("create netns file %q: %w", path, err)
 	}
 	f.Close()
-	errc := make(chan error, 1)
-	go func() {
-		// Unshare this thread into the new namespace, pin it, and switch
-		// the thread back. If it cannot go back, it stays locked and the
-		// runtime discards it when the goroutine ends.
-		runtime.LockOSThread()
-		orig, err := vnetns.Get()
-		if err != nil {
-			errc <- fmt.Errorf("get current netns: %w", err)
-			return
+	// Unshare a locked thread into the new namespace, pin it, and let
+	// OnThread switch the thread back.
+	err = OnThread(func(t *Thread) error {
+		if err := t.Unshare(unix.CLONE_NEWNET); err != nil {
+			return err
 		}
-		defer orig.Close()
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("unshare netns: %w", err)
-			return
+		src := "/proc/thread-self/ns/net"
+		if err := unix.Mount(src, path, "none", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("pin netns at %q: %w", path, err)
 		}
-		src := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
-		merr := unix.Mount(src, path, "none", unix.MS_BIND, "")
-		if err := vnetns.Set(orig); err != nil {
-			errc <- fmt.Errorf("restore netns (terminating OS thread): %w", err)
-			return
-		}
-		runtime.UnlockOSThread()
-		if merr != nil {
-			merr = fmt.Errorf("pin netns at %q: %w", path, merr)
-		}
-		errc <- merr
-	}()
-	if err := <-errc; err != nil {
+		return nil
+	})
+	if err != nil {
 		os.Remove(path)
 		return err
-	}
-	return nil
-}
-
-// Bind pins the network namespace of a running process at path.
-func Bind(pid int, path string) error {
-	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
-	if err != nil {
-		return fmt.Errorf("create netns file %q: %w", path, err)
-	}
-	f.Close()
-	src := fmt.Sprintf("/proc/%d/ns/net", pid)
-	if err := unix.Mount(src, path, "none", unix.MS_BIND, ""); err != nil {
-		os.Remove(path)
-		return fmt.Errorf("pin netns of pid %d at %q: %w", pid, path, err)
 	}
 	return nil
 }
