@@ -486,7 +486,7 @@ func printInspect(raw []json.RawMessage, format string) error {
 		"lower": strings.ToLower,
 		"upper": strings.ToUpper,
 		"split": strings.Split,
-		"title": strings.Title,
+		"title": strings.Title, //lint:ignore SA1019 Docker's template "title" is strings.Title, word boundaries and all
 	}).Parse(format)
 	if err != nil {
 		return fmt.Errorf("template parsing error: %w", err)

@@ -147,9 +147,7 @@ func (p *player) run(line string) error {
 		p.stdin = args[1]
 		return nil
 	case "env":
-		for _, kv := range args[1:] {
-			p.env = append(p.env, kv)
-		}
+		p.env = append(p.env, args[1:]...)
 		return nil
 	}
 	return fmt.Errorf("the lab player does not know the command %q", args[0])

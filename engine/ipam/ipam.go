@@ -46,8 +46,6 @@ func NewPool(subnet netip.Prefix) (*Pool, error) {
 	return p, nil
 }
 
-// Subnet is the pool's subnet.
-func (p *Pool) Subnet() netip.Prefix { return p.prefix }
 
 // Free is the number of addresses that can still be allocated.
 func (p *Pool) Free() int { return int(p.free) }

@@ -19,9 +19,6 @@ func DefaultPools() []netip.Prefix {
 	return out
 }
 
-// Overlaps reports whether two prefixes share any address.
-func Overlaps(a, b netip.Prefix) bool { return a.Overlaps(b) }
-
 // PickSubnet returns the first default pool that overlaps none of taken,
 // first fit and lowest first, so a subnet freed by `network rm` is the one
 // the next `network create` gets.
