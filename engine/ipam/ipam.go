@@ -46,7 +46,6 @@ func NewPool(subnet netip.Prefix) (*Pool, error) {
 	return p, nil
 }
 
-
 // Free is the number of addresses that can still be allocated.
 func (p *Pool) Free() int { return int(p.free) }
 
