@@ -18,6 +18,7 @@ import (
 
 	"github.com/creack/pty"
 	"github.com/nslab/nslab/engine/api"
+	"github.com/nslab/nslab/engine/container"
 	"github.com/nslab/nslab/engine/daemon"
 	"github.com/nslab/nslab/engine/labhost"
 	"github.com/nslab/nslab/engine/portmap"
@@ -189,10 +190,7 @@ func execCmd() *cobra.Command {
 			// namespace, leaving the command outside the container's root.
 			nsargs := []string{"--target", fmt.Sprint(info.Pid), "--mount", "--uts", "--ipc", "--net", "--pid", "--wd", "--"}
 			e := exec.Command("nsenter", append(nsargs, args[1:]...)...)
-			e.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOSTNAME=" + info.Hostname, "HOME=/root"}
-			if tty {
-				e.Env = append(e.Env, "TERM=xterm")
-			}
+			e.Env = container.Env(info.Hostname, tty)
 			if interactive || tty {
 				e.Stdin = os.Stdin
 			}

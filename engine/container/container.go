@@ -44,7 +44,6 @@ type Spec struct {
 	Dir      string   // per-container state directory (upper layer, files)
 	Lower    string   // image root filesystem
 	Cmd      []string // argv
-	Env      []string // extra environment (KEY=VALUE)
 	Tty      bool
 
 	// NetNS is the network namespace to join: a pinned file or
@@ -70,7 +69,6 @@ type initConfig struct {
 	Dir      string
 	Lower    string
 	Cmd      []string
-	Env      []string
 	Tty      bool
 	Binds    [][2]string // source, target inside the root
 }
@@ -91,7 +89,7 @@ func Start(s Spec) (*exec.Cmd, error) {
 		}
 	}
 	cfg := initConfig{
-		Hostname: s.Hostname, Dir: s.Dir, Lower: s.Lower, Cmd: s.Cmd, Env: s.Env, Tty: s.Tty,
+		Hostname: s.Hostname, Dir: s.Dir, Lower: s.Lower, Cmd: s.Cmd, Tty: s.Tty,
 		Binds: [][2]string{
 			{s.Hosts, "/etc/hosts"}, {s.HostnameFile, "/etc/hostname"}, {s.ResolvConf, "/etc/resolv.conf"},
 		},
@@ -179,15 +177,7 @@ func Init() {
 	if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
 		fail("set hostname: %v", err)
 	}
-	env := []string{
-		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		"HOSTNAME=" + cfg.Hostname,
-		"HOME=/root",
-	}
-	if cfg.Tty {
-		env = append(env, "TERM=xterm")
-	}
-	env = append(env, cfg.Env...)
+	env := Env(cfg.Hostname, cfg.Tty)
 	if len(cfg.Cmd) == 0 {
 		fail("no command specified")
 	}
@@ -288,4 +278,19 @@ func setupRoot(cfg initConfig) error {
 	}
 	os.Remove("/.oldroot")
 	return nil
+}
+
+// Env is a container process's environment, as Docker sets it for the
+// first process and for exec: PATH, HOSTNAME and HOME, and TERM with a
+// terminal.
+func Env(hostname string, tty bool) []string {
+	env := []string{
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"HOSTNAME=" + hostname,
+		"HOME=/root",
+	}
+	if tty {
+		env = append(env, "TERM=xterm")
+	}
+	return env
 }

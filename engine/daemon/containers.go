@@ -862,7 +862,7 @@ func init() {
 			}
 			out = append(out, PsEntry{
 				ID: c.ID, Image: c.Image, Command: strings.Join(c.Cmd, " "), Created: c.Created,
-				Status: c.Status, Names: c.Name, Running: c.running(), ExitCode: c.ExitCode, Ports: portsColumn(c),
+				Names: c.Name, Running: c.running(), ExitCode: c.ExitCode, Ports: portsColumn(c),
 				Finished: c.FinishedAt, Started: c.StartedAt,
 			})
 		}

@@ -140,10 +140,10 @@ func (d *Daemon) createNetwork(req NetworkCreate) (*Network, error) {
 	if d.networkByName(req.Name) != nil {
 		return nil, fmt.Errorf("network with name %s already exists", req.Name)
 	}
-	var taken []netip.Prefix
+	var used []ipam.Used
 	for _, o := range d.networks {
 		if o.Subnet.IsValid() {
-			taken = append(taken, o.Subnet)
+			used = append(used, ipam.Used{Subnet: o.Subnet, Network: o.Name})
 		}
 	}
 	n := &Network{
@@ -159,27 +159,16 @@ func (d *Daemon) createNetwork(req NetworkCreate) (*Network, error) {
 		}
 	}
 	if req.Subnet != "" {
-		p, err := netip.ParsePrefix(req.Subnet)
-		if err != nil || !p.Addr().Is4() {
-			return nil, fmt.Errorf("invalid subnet %q: want an IPv4 CIDR such as 10.10.0.0/24", req.Subnet)
-		}
-		if p != p.Masked() {
-			return nil, fmt.Errorf("invalid subnet %s: it should be %s", p, p.Masked())
-		}
-		if p.Bits() > 30 {
-			return nil, fmt.Errorf("invalid subnet %s: a /%d has no room for a gateway and a container; use /30 or larger", p, p.Bits())
-		}
-		for _, o := range d.networks {
-			if o.Subnet.IsValid() && o.Subnet.Overlaps(p) {
-				return nil, fmt.Errorf("invalid pool request: Pool overlaps with other one on this address space (%s of network %s)", o.Subnet, o.Name)
-			}
+		p, err := ipam.RequestSubnet(req.Subnet, used)
+		if err != nil {
+			return nil, err
 		}
 		n.Subnet, n.UserSubnet = p, true
 	} else {
 		if req.Gateway != "" {
 			return nil, errors.New("--gateway needs --subnet: a gateway only makes sense inside a subnet you chose")
 		}
-		p, err := ipam.PickSubnet(taken)
+		p, err := ipam.PickSubnet(used)
 		if err != nil {
 			return nil, err
 		}

@@ -53,7 +53,6 @@ type PsEntry struct {
 	Image    string
 	Command  string
 	Created  time.Time
-	Status   string
 	Names    string
 	Ports    string // "0.0.0.0:8080->80/tcp, ..."
 	Running  bool

@@ -19,21 +19,51 @@ func DefaultPools() []netip.Prefix {
 	return out
 }
 
-// PickSubnet returns the first default pool that overlaps none of taken,
+// Used is a subnet in use, and the name of the network that uses it.
+type Used struct {
+	Subnet  netip.Prefix
+	Network string
+}
+
+// overlap returns the first subnet in used that p overlaps. It is the one
+// overlap test, for picked and requested subnets alike.
+func overlap(p netip.Prefix, used []Used) (Used, bool) {
+	for _, u := range used {
+		if u.Subnet.IsValid() && u.Subnet.Overlaps(p) {
+			return u, true
+		}
+	}
+	return Used{}, false
+}
+
+// PickSubnet returns the first default pool that overlaps none of used,
 // first fit and lowest first, so a subnet freed by `network rm` is the one
 // the next `network create` gets.
-func PickSubnet(taken []netip.Prefix) (netip.Prefix, error) {
+func PickSubnet(used []Used) (netip.Prefix, error) {
 	for _, p := range DefaultPools() {
-		free := true
-		for _, t := range taken {
-			if p.Overlaps(t) {
-				free = false
-				break
-			}
-		}
-		if free {
+		if _, taken := overlap(p, used); !taken {
 			return p, nil
 		}
 	}
 	return netip.Prefix{}, fmt.Errorf("all predefined address pools have been fully subnetted")
+}
+
+// RequestSubnet validates a subnet the user asked for (--subnet): an IPv4
+// CIDR in canonical form, with room for a gateway and a container, and
+// overlapping no subnet in use, as Docker's "Pool overlaps" check.
+func RequestSubnet(s string, used []Used) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(s)
+	if err != nil || !p.Addr().Is4() {
+		return netip.Prefix{}, fmt.Errorf("invalid subnet %q: want an IPv4 CIDR such as 10.10.0.0/24", s)
+	}
+	if p != p.Masked() {
+		return netip.Prefix{}, fmt.Errorf("invalid subnet %s: it should be %s", p, p.Masked())
+	}
+	if p.Bits() > 30 {
+		return netip.Prefix{}, fmt.Errorf("invalid subnet %s: a /%d has no room for a gateway and a container; use /30 or larger", p, p.Bits())
+	}
+	if u, taken := overlap(p, used); taken {
+		return netip.Prefix{}, fmt.Errorf("invalid pool request: Pool overlaps with other one on this address space (%s of network %s)", u.Subnet, u.Network)
+	}
+	return p, nil
 }
