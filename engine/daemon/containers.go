@@ -1,28 +1,27 @@
+// Container life cycle: create validates a run and records the container,
+// start wires its network and starts its process, reap records the exit and
+// releases the network, stop and remove end it. Every function that reads
+// or changes a Container says whether it needs d.mu held.
+
 package daemon
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/creack/pty"
 	"github.com/nslab/nslab/engine/api"
-	"github.com/nslab/nslab/engine/bridge"
 	"github.com/nslab/nslab/engine/container"
 	edns "github.com/nslab/nslab/engine/dns"
-	"github.com/nslab/nslab/engine/firewall"
 	"github.com/nslab/nslab/engine/labhost"
 	"github.com/nslab/nslab/engine/netns"
 	"github.com/nslab/nslab/engine/portmap"
@@ -74,55 +73,12 @@ type Container struct {
 	tees     []*teeTarget // an attached run's caller, while it is there
 }
 
-// Endpoint is a container's attachment to a bridge network.
-type Endpoint struct {
-	NetworkID  string
-	Network    string
-	EndpointID string
-	HostVeth   string
-	IfName     string
-	Addr       netip.Prefix
-	Gateway    netip.Addr
-	MAC        string
-	Aliases    []string // --network-alias / --alias
-	DNSNames   []string // names the embedded DNS server answers, first one for PTR
-}
-
 func (c *Container) running() bool { return c.Status == "running" }
 
 func (c *Container) file(name string) string { return filepath.Join(c.Dir, name) }
 
 // LogPath is the json-file log, as Docker keeps <id>-json.log.
 func (c *Container) LogPath() string { return c.file(c.ID + "-json.log") }
-
-var validName = regexp.MustCompile(`^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
-
-// container finds a container by name, full ID or unique ID prefix. Call
-// with d.mu held.
-func (d *Daemon) container(ref string) (*Container, error) {
-	ref = strings.TrimPrefix(ref, "/")
-	if ref == "" {
-		return nil, errors.New("no container name given")
-	}
-	for _, c := range d.containers {
-		if c.Name == ref || c.ID == ref {
-			return c, nil
-		}
-	}
-	var found *Container
-	for _, c := range d.containers {
-		if strings.HasPrefix(c.ID, ref) {
-			if found != nil {
-				return nil, fmt.Errorf("multiple IDs found with provided prefix: %s", ref)
-			}
-			found = c
-		}
-	}
-	if found == nil {
-		return nil, fmt.Errorf("No such container: %s", ref)
-	}
-	return found, nil
-}
 
 // create validates a run request and records the container. Nothing is
 // changed when it fails. Call with d.mu held.
@@ -235,22 +191,6 @@ func (d *Daemon) joinTarget(ref, what string) (*Container, error) {
 		return nil, fmt.Errorf("cannot join %s of a non running container: %s", what, ref)
 	}
 	return x, nil
-}
-
-var adjectives = strings.Fields("admiring brave clever dazzling eager festive gallant happy jolly keen loving modest nifty peaceful quirky relaxed serene tender upbeat vibrant wizardly youthful zealous")
-var surnames = strings.Fields("babbage bohr cerf curie dijkstra euler faraday hopper kahn lamarr liskov lovelace mccarthy noether pike postel ritchie shannon thompson torvalds turing wozniak")
-
-func (d *Daemon) randomName() string {
-	for i := 0; ; i++ {
-		b := []byte(container.NewID())
-		n := adjectives[int(b[0])%len(adjectives)] + "_" + surnames[int(b[1])%len(surnames)]
-		if i > 20 {
-			n += "_" + string(b[2:4])
-		}
-		if _, err := d.container(n); err != nil {
-			return n
-		}
-	}
 }
 
 // start wires the container's network and starts its process. On failure
@@ -374,188 +314,6 @@ func disableIPv6() error {
 		}
 	}
 	return nil
-}
-
-// attach allocates an address on n (ip, if given) and wires a veth for it
-// as the container's lowest unused ethN. Call with d.mu held.
-func (d *Daemon) attach(c *Container, n *Network, aliases []string, ipReq string) (*Endpoint, error) {
-	if err := checkEndpointRequest(n, aliases, ipReq); err != nil {
-		return nil, err
-	}
-	var ip netip.Addr
-	if ipReq != "" {
-		ip = netip.MustParseAddr(ipReq)
-		if err := n.pool.Reserve(ip); err != nil {
-			return nil, fmt.Errorf("invalid --ip for network %s: %w", n.Name, err)
-		}
-	} else {
-		var err error
-		if ip, err = n.pool.Allocate(); err != nil {
-			return nil, fmt.Errorf("network %s: %w", n.Name, err)
-		}
-	}
-	ep := &Endpoint{
-		NetworkID: n.ID, Network: n.Name, EndpointID: container.NewID(),
-		IfName: ifName(c), Addr: netip.PrefixFrom(ip, n.Subnet.Bits()),
-		MAC: bridge.MAC(ip).String(), Aliases: aliases, Gateway: n.Gateway,
-	}
-	// The default route goes through the first network's gateway, unless
-	// that network is internal: then there is none, as in Docker.
-	var route netip.Addr
-	if !n.Internal && len(c.Endpoints) == 0 {
-		route = n.Gateway
-	}
-	if n.userDefined() {
-		ep.DNSNames = dedup(append(append([]string{c.Name}, aliases...), c.ID[:12], c.Hostname))
-	}
-	veth, err := bridge.Attach(d.nl, n.link, c.SandboxKey, bridge.Endpoint{
-		IfName: ep.IfName, Addr: ep.Addr, Gateway: route, MTU: n.MTU,
-	})
-	if err != nil {
-		n.pool.Release(ip)
-		return nil, err
-	}
-	ep.HostVeth = veth
-	c.Endpoints = append(c.Endpoints, ep)
-	if n.userDefined() {
-		d.dns.Add(n.Name, ep.DNSNames, ip)
-		d.updateDNSView(c)
-		if err := d.ensureResolver(c); err != nil {
-			d.detach(c, ep)
-			return nil, err
-		}
-	}
-	if c.running() {
-		d.rewriteHosts(c)
-	}
-	return ep, nil
-}
-
-// ensureResolver starts the container's embedded DNS server on its first
-// user-defined network: sockets on 127.0.0.11 in its netns, Docker's NAT
-// rules there, and resolv.conf pointing at 127.0.0.11. Call with d.mu held.
-func (d *Daemon) ensureResolver(c *Container) error {
-	if c.resolver != nil {
-		return nil
-	}
-	r := edns.NewResolver(edns.View{T: d.dns, Networks: func() []string { return *c.dnsNets.Load() }}, d.upstream, c.external.Load)
-	if err := r.StartIn(c.SandboxKey); err != nil {
-		return err
-	}
-	if err := firewall.RestoreIn(c.SandboxKey, firewall.ResolverRules(r.UDPPort, r.TCPPort)); err != nil {
-		r.Close()
-		return fmt.Errorf("embedded DNS rules: %w", err)
-	}
-	c.resolver = r
-	if c.running() {
-		if err := os.WriteFile(c.file("resolv.conf"), []byte(d.resolvConf(c)), 0o644); err != nil {
-			return fmt.Errorf("rewrite resolv.conf for the embedded DNS server: %w", err)
-		}
-	}
-	return nil
-}
-
-// updateDNSView publishes the container's user-defined networks, in the
-// order it joined them, to its resolver. Call with d.mu held.
-func (d *Daemon) updateDNSView(c *Container) {
-	var nets []string
-	external := false
-	for _, ep := range c.Endpoints {
-		if n, ok := d.networks[ep.NetworkID]; ok {
-			if n.userDefined() {
-				nets = append(nets, n.Name)
-			}
-			external = external || !n.Internal
-		}
-	}
-	c.dnsNets.Store(&nets)
-	c.external.Store(external)
-}
-
-// resolvConf is the container's resolv.conf: the embedded server's form
-// once it has one, else the lab host's file without loopback servers.
-func (d *Daemon) resolvConf(c *Container) string {
-	host, _ := os.ReadFile("/etc/resolv.conf")
-	if c.resolver != nil {
-		return container.InternalResolvConf(string(host))
-	}
-	return container.LegacyResolvConf(string(host))
-}
-
-// checkEndpointRequest validates --network-alias and --ip for network n.
-func checkEndpointRequest(n *Network, aliases []string, ipReq string) error {
-	if len(aliases) > 0 && !n.userDefined() {
-		return errors.New("network-scoped alias is supported only for containers in user defined networks")
-	}
-	for _, a := range aliases {
-		if a == "" || strings.ContainsAny(a, " \t/") {
-			return fmt.Errorf("invalid alias %q", a)
-		}
-	}
-	if ipReq == "" {
-		return nil
-	}
-	if !n.userDefined() {
-		return errors.New("user specified IP address is supported on user defined networks only")
-	}
-	if !n.UserSubnet {
-		return errors.New("user specified IP address is supported only when connecting to networks with user configured subnets")
-	}
-	ip, err := netip.ParseAddr(ipReq)
-	if err != nil || !ip.Is4() {
-		return fmt.Errorf("invalid IPv4 address: %s", ipReq)
-	}
-	if !n.Subnet.Contains(ip) {
-		return fmt.Errorf("invalid --ip %s: it is outside subnet %s of network %s", ip, n.Subnet, n.Name)
-	}
-	if n.pool.InUse(ip) {
-		return fmt.Errorf("invalid --ip %s: Address already in use on network %s", ip, n.Name)
-	}
-	return nil
-}
-
-func dedup(in []string) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, s := range in {
-		if s != "" && !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// detach deletes an endpoint's veth and releases its address. The deletion
-// is synchronous, as Docker's is, so when stop or rm returns the bridge
-// already shows the port gone. Call with d.mu held.
-func (d *Daemon) detach(c *Container, ep *Endpoint) {
-	if len(c.Ports) > 0 && c.Endpoints[0] == ep {
-		// Published ports go to the first endpoint's address: they go
-		// with it, as Docker drops the mapping with the endpoint.
-		d.unpublish(c)
-	}
-	if len(ep.DNSNames) > 0 {
-		d.dns.Remove(ep.Network, ep.DNSNames, ep.Addr.Addr())
-	}
-	if err := bridge.Detach(d.nl, ep.HostVeth); err != nil {
-		log.Printf("container %s: %v", c.Name, err)
-	}
-	if n, ok := d.networks[ep.NetworkID]; ok && n.pool != nil {
-		if err := n.pool.Release(ep.Addr.Addr()); err != nil {
-			log.Printf("container %s: %v", c.Name, err)
-		}
-	}
-	for i, e := range c.Endpoints {
-		if e == ep {
-			c.Endpoints = append(c.Endpoints[:i], c.Endpoints[i+1:]...)
-			break
-		}
-	}
-	d.updateDNSView(c)
-	if c.running() {
-		d.rewriteHosts(c)
-	}
 }
 
 // reap waits for the container's first process and releases its network,
@@ -686,165 +444,6 @@ func (d *Daemon) handleRun(s *api.ServerConn) {
 	code := c.ExitCode
 	d.mu.Unlock()
 	s.Reply(RunResult{ID: c.ID, ExitCode: &code}, nil)
-}
-
-// stdio prepares the container's standard streams. Detached containers
-// write to the json log through pipes (or a pty with -t). Attached ones get
-// the caller's files: the log is teed from pipes into the caller's stdout
-// and stderr, or, with -t, the caller's pty slave is used as it is.
-//
-// stdio owns every passed file from then on. It returns the files the
-// daemon must close once the process has started (the container has its
-// own copies); tee targets are closed when their copier has finished.
-func (d *Daemon) stdio(c *Container, o RunOptions, passed []*os.File) (stdin, stdout, stderr *os.File, closers []*os.File, err error) {
-	fail := func(err error) (*os.File, *os.File, *os.File, []*os.File, error) {
-		for _, f := range append(closers, passed...) {
-			f.Close()
-		}
-		return nil, nil, nil, nil, err
-	}
-	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
-		return fail(err)
-	}
-	devnull, err := os.Open(os.DevNull)
-	if err != nil {
-		return fail(err)
-	}
-	closers = append(closers, devnull)
-	stdin = devnull
-	if !o.Detach && o.Tty {
-		if len(passed) != 1 {
-			return fail(errors.New("an attached run with a terminal passes exactly one file, the pty slave"))
-		}
-		return passed[0], passed[0], passed[0], append(closers, passed[0]), nil
-	}
-	logf, err := os.OpenFile(c.LogPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
-	if err != nil {
-		return fail(err)
-	}
-	lw := &jsonLog{f: logf}
-	if o.Tty {
-		master, slave, err := pty.Open()
-		if err != nil {
-			logf.Close()
-			return fail(fmt.Errorf("allocate pty: %w", err))
-		}
-		closers = append(closers, passed...)
-		c.output.Add(1)
-		go func() {
-			defer c.output.Done()
-			defer logf.Close()
-			defer master.Close()
-			lw.copy("stdout", master, nil)
-		}()
-		return slave, slave, slave, append(closers, slave), nil
-	}
-	var outs [2]*teeTarget
-	if !o.Detach {
-		if len(passed) < 2 || len(passed) > 3 {
-			logf.Close()
-			return fail(errors.New("an attached run passes stdout, stderr and, with -i, stdin"))
-		}
-		outs = [2]*teeTarget{{f: passed[0]}, {f: passed[1]}}
-		c.tees = outs[:]
-		if len(passed) == 3 {
-			closers = append(closers, passed[2])
-			if o.Interactive {
-				stdin = passed[2]
-			}
-		}
-	} else {
-		closers = append(closers, passed...)
-	}
-	var wends [2]*os.File
-	var pending sync.WaitGroup
-	for i, stream := range []string{"stdout", "stderr"} {
-		r, w, err := os.Pipe()
-		if err != nil {
-			logf.Close()
-			return fail(err)
-		}
-		wends[i] = w
-		closers = append(closers, w)
-		pending.Add(1)
-		c.output.Add(1)
-		var tee io.Writer
-		if outs[i] != nil {
-			tee = outs[i]
-		}
-		go func(stream string, r *os.File, tee io.Writer) {
-			defer c.output.Done()
-			defer pending.Done()
-			defer r.Close()
-			lw.copy(stream, r, tee)
-		}(stream, r, tee)
-	}
-	go func() {
-		pending.Wait()
-		logf.Close()
-		for _, t := range outs {
-			if t != nil {
-				t.Detach()
-			}
-		}
-	}()
-	return stdin, wends[0], wends[1], closers, nil
-}
-
-// teeTarget is the caller's stdout or stderr during an attached run. If
-// the caller goes away (its nslab run was killed), Detach closes it and
-// the container's output goes on to the log only, as with Docker.
-type teeTarget struct {
-	mu sync.Mutex
-	f  *os.File
-}
-
-func (t *teeTarget) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.f != nil {
-		t.f.Write(p)
-	}
-	return len(p), nil
-}
-
-// Detach closes the caller's file; later output is dropped.
-func (t *teeTarget) Detach() {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.f != nil {
-		t.f.Close()
-		t.f = nil
-	}
-}
-
-// jsonLog writes Docker's json-file log format, one object per chunk.
-type jsonLog struct {
-	mu sync.Mutex
-	f  *os.File
-}
-
-func (l *jsonLog) copy(stream string, r io.Reader, tee io.Writer) {
-	buf := make([]byte, 32*1024)
-	for {
-		n, err := r.Read(buf)
-		if n > 0 {
-			if tee != nil {
-				tee.Write(buf[:n])
-			}
-			b, _ := json.Marshal(struct {
-				Log    string `json:"log"`
-				Stream string `json:"stream"`
-				Time   string `json:"time"`
-			}{string(buf[:n]), stream, time.Now().UTC().Format(time.RFC3339Nano)})
-			l.mu.Lock()
-			l.f.Write(append(b, '\n'))
-			l.mu.Unlock()
-		}
-		if err != nil {
-			return
-		}
-	}
 }
 
 func init() {
@@ -1021,82 +620,4 @@ func (d *Daemon) stop(c *Container, timeout time.Duration) {
 	}
 	p.Kill()
 	<-exited
-}
-
-// containerJSON renders `inspect` in Docker's shape (the fields the labs and
-// the notes use). Call with d.mu held.
-func (d *Daemon) containerJSON(c *Container) ordered {
-	networks := map[string]any{}
-	ns := ordered{
-		{"Bridge", ""}, {"SandboxID", c.SandboxID}, {"SandboxKey", c.SandboxKey},
-		{"Ports", portsJSON(c)},
-	}
-	var primary *Endpoint
-	for _, ep := range c.Endpoints {
-		if primary == nil {
-			primary = ep
-		}
-		networks[ep.Network] = ordered{
-			{"IPAMConfig", nil}, {"Links", nil}, {"Aliases", ep.Aliases}, {"MacAddress", ep.MAC},
-			{"NetworkID", ep.NetworkID}, {"EndpointID", ep.EndpointID}, {"Gateway", ep.Gateway.String()},
-			{"IPAddress", ep.Addr.Addr().String()}, {"IPPrefixLen", ep.Addr.Bits()},
-			{"IPv6Gateway", ""}, {"GlobalIPv6Address", ""}, {"GlobalIPv6PrefixLen", 0}, {"DNSNames", ep.DNSNames},
-		}
-	}
-	if (c.NetworkMode == "host" || c.NetworkMode == "none") && c.running() {
-		if n := d.networkByName(c.NetworkMode); n != nil {
-			networks[c.NetworkMode] = ordered{
-				{"IPAMConfig", nil}, {"Links", nil}, {"Aliases", nil}, {"MacAddress", ""},
-				{"NetworkID", n.ID}, {"EndpointID", ""}, {"Gateway", ""}, {"IPAddress", ""},
-				{"IPPrefixLen", 0}, {"IPv6Gateway", ""}, {"GlobalIPv6Address", ""}, {"GlobalIPv6PrefixLen", 0}, {"DNSNames", nil},
-			}
-		}
-	}
-	gw, ip, plen, mac := "", "", 0, ""
-	if primary != nil && primary.Network == "bridge" {
-		gw, ip, plen, mac = primary.Gateway.String(), primary.Addr.Addr().String(), primary.Addr.Bits(), primary.MAC
-	}
-	ns = append(ns, ordered{
-		{"Gateway", gw}, {"IPAddress", ip}, {"IPPrefixLen", plen}, {"MacAddress", mac},
-		{"Networks", networks},
-	}...)
-	ts := func(t time.Time) string {
-		if t.IsZero() {
-			return "0001-01-01T00:00:00Z"
-		}
-		return t.UTC().Format(time.RFC3339Nano)
-	}
-	path, args := "", []string{}
-	if len(c.Cmd) > 0 {
-		path, args = c.Cmd[0], c.Cmd[1:]
-	}
-	hostsPath, resolvPath, hostnamePath := c.file("hosts"), c.file("resolv.conf"), c.file("hostname")
-	if strings.HasPrefix(c.NetworkMode, "container:") {
-		if x, err := d.container(strings.TrimPrefix(c.NetworkMode, "container:")); err == nil {
-			hostsPath, resolvPath, hostnamePath = x.file("hosts"), x.file("resolv.conf"), x.file("hostname")
-		}
-	}
-	return ordered{
-		{"Id", c.ID},
-		{"Created", ts(c.Created)},
-		{"Path", path},
-		{"Args", args},
-		{"State", ordered{
-			{"Status", c.Status}, {"Running", c.running()}, {"Paused", false}, {"Restarting", false},
-			{"OOMKilled", false}, {"Dead", false}, {"Pid", c.Pid}, {"ExitCode", c.ExitCode}, {"Error", ""},
-			{"StartedAt", ts(c.StartedAt)}, {"FinishedAt", ts(c.FinishedAt)},
-		}},
-		{"Image", c.Image},
-		{"ResolvConfPath", resolvPath},
-		{"HostnamePath", hostnamePath},
-		{"HostsPath", hostsPath},
-		{"LogPath", c.LogPath()},
-		{"Name", "/" + c.Name},
-		{"HostConfig", ordered{{"NetworkMode", c.NetworkMode}, {"PidMode", c.PidMode}, {"AutoRemove", c.AutoRemove}, {"PortBindings", portBindingsJSON(c)}}},
-		{"Config", ordered{
-			{"Hostname", c.Hostname}, {"Tty", c.Tty}, {"OpenStdin", c.OpenStdin},
-			{"Cmd", c.Cmd}, {"Image", c.Image},
-		}},
-		{"NetworkSettings", ns},
-	}
 }

@@ -52,6 +52,10 @@ type Daemon struct {
 	upstream []string
 	ports    *portmap.Allocator
 
+	// mu guards networks, containers and every field of the Networks
+	// and Containers in them. Functions that need it held say "Call with
+	// d.mu held"; handlers take it, and stop and each container's reaper
+	// release it while they wait for a process.
 	mu         sync.Mutex
 	networks   map[string]*Network // by ID
 	containers map[string]*Container

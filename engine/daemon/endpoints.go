@@ -1,0 +1,161 @@
+// Endpoints and attach: a container's attachments to bridge networks, each
+// an address from the network's pool and a veth on its bridge. Everything
+// here runs with d.mu held.
+
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"log"
+	"net/netip"
+	"strings"
+
+	"github.com/nslab/nslab/engine/bridge"
+	"github.com/nslab/nslab/engine/container"
+)
+
+// Endpoint is a container's attachment to a bridge network.
+type Endpoint struct {
+	NetworkID  string
+	Network    string
+	EndpointID string
+	HostVeth   string
+	IfName     string
+	Addr       netip.Prefix
+	Gateway    netip.Addr
+	MAC        string
+	Aliases    []string // --network-alias / --alias
+	DNSNames   []string // names the embedded DNS server answers, first one for PTR
+}
+
+// attach allocates an address on n (ip, if given) and wires a veth for it
+// as the container's lowest unused ethN. Call with d.mu held.
+func (d *Daemon) attach(c *Container, n *Network, aliases []string, ipReq string) (*Endpoint, error) {
+	if err := checkEndpointRequest(n, aliases, ipReq); err != nil {
+		return nil, err
+	}
+	var ip netip.Addr
+	if ipReq != "" {
+		ip = netip.MustParseAddr(ipReq)
+		if err := n.pool.Reserve(ip); err != nil {
+			return nil, fmt.Errorf("invalid --ip for network %s: %w", n.Name, err)
+		}
+	} else {
+		var err error
+		if ip, err = n.pool.Allocate(); err != nil {
+			return nil, fmt.Errorf("network %s: %w", n.Name, err)
+		}
+	}
+	ep := &Endpoint{
+		NetworkID: n.ID, Network: n.Name, EndpointID: container.NewID(),
+		IfName: ifName(c), Addr: netip.PrefixFrom(ip, n.Subnet.Bits()),
+		MAC: bridge.MAC(ip).String(), Aliases: aliases, Gateway: n.Gateway,
+	}
+	// The default route goes through the first network's gateway, unless
+	// that network is internal: then there is none, as in Docker.
+	var route netip.Addr
+	if !n.Internal && len(c.Endpoints) == 0 {
+		route = n.Gateway
+	}
+	if n.userDefined() {
+		ep.DNSNames = dedup(append(append([]string{c.Name}, aliases...), c.ID[:12], c.Hostname))
+	}
+	veth, err := bridge.Attach(d.nl, n.link, c.SandboxKey, bridge.Endpoint{
+		IfName: ep.IfName, Addr: ep.Addr, Gateway: route, MTU: n.MTU,
+	})
+	if err != nil {
+		n.pool.Release(ip)
+		return nil, err
+	}
+	ep.HostVeth = veth
+	c.Endpoints = append(c.Endpoints, ep)
+	if n.userDefined() {
+		d.dns.Add(n.Name, ep.DNSNames, ip)
+		d.updateDNSView(c)
+		if err := d.ensureResolver(c); err != nil {
+			d.detach(c, ep)
+			return nil, err
+		}
+	}
+	if c.running() {
+		d.rewriteHosts(c)
+	}
+	return ep, nil
+}
+
+// checkEndpointRequest validates --network-alias and --ip for network n.
+func checkEndpointRequest(n *Network, aliases []string, ipReq string) error {
+	if len(aliases) > 0 && !n.userDefined() {
+		return errors.New("network-scoped alias is supported only for containers in user defined networks")
+	}
+	for _, a := range aliases {
+		if a == "" || strings.ContainsAny(a, " \t/") {
+			return fmt.Errorf("invalid alias %q", a)
+		}
+	}
+	if ipReq == "" {
+		return nil
+	}
+	if !n.userDefined() {
+		return errors.New("user specified IP address is supported on user defined networks only")
+	}
+	if !n.UserSubnet {
+		return errors.New("user specified IP address is supported only when connecting to networks with user configured subnets")
+	}
+	ip, err := netip.ParseAddr(ipReq)
+	if err != nil || !ip.Is4() {
+		return fmt.Errorf("invalid IPv4 address: %s", ipReq)
+	}
+	if !n.Subnet.Contains(ip) {
+		return fmt.Errorf("invalid --ip %s: it is outside subnet %s of network %s", ip, n.Subnet, n.Name)
+	}
+	if n.pool.InUse(ip) {
+		return fmt.Errorf("invalid --ip %s: Address already in use on network %s", ip, n.Name)
+	}
+	return nil
+}
+
+func dedup(in []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range in {
+		if s != "" && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// detach deletes an endpoint's veth and releases its address. The deletion
+// is synchronous, as Docker's is, so when stop or rm returns the bridge
+// already shows the port gone. Call with d.mu held.
+func (d *Daemon) detach(c *Container, ep *Endpoint) {
+	if len(c.Ports) > 0 && c.Endpoints[0] == ep {
+		// Published ports go to the first endpoint's address: they go
+		// with it, as Docker drops the mapping with the endpoint.
+		d.unpublish(c)
+	}
+	if len(ep.DNSNames) > 0 {
+		d.dns.Remove(ep.Network, ep.DNSNames, ep.Addr.Addr())
+	}
+	if err := bridge.Detach(d.nl, ep.HostVeth); err != nil {
+		log.Printf("container %s: %v", c.Name, err)
+	}
+	if n, ok := d.networks[ep.NetworkID]; ok && n.pool != nil {
+		if err := n.pool.Release(ep.Addr.Addr()); err != nil {
+			log.Printf("container %s: %v", c.Name, err)
+		}
+	}
+	for i, e := range c.Endpoints {
+		if e == ep {
+			c.Endpoints = append(c.Endpoints[:i], c.Endpoints[i+1:]...)
+			break
+		}
+	}
+	d.updateDNSView(c)
+	if c.running() {
+		d.rewriteHosts(c)
+	}
+}

@@ -1,0 +1,86 @@
+// Inspect: a container as `docker inspect` shows it. Call with d.mu held.
+
+package daemon
+
+import (
+	"strings"
+	"time"
+)
+
+// containerJSON renders `inspect` in Docker's shape (the fields the labs and
+// the notes use). Call with d.mu held.
+func (d *Daemon) containerJSON(c *Container) ordered {
+	networks := map[string]any{}
+	ns := ordered{
+		{"Bridge", ""}, {"SandboxID", c.SandboxID}, {"SandboxKey", c.SandboxKey},
+		{"Ports", portsJSON(c)},
+	}
+	var primary *Endpoint
+	for _, ep := range c.Endpoints {
+		if primary == nil {
+			primary = ep
+		}
+		networks[ep.Network] = ordered{
+			{"IPAMConfig", nil}, {"Links", nil}, {"Aliases", ep.Aliases}, {"MacAddress", ep.MAC},
+			{"NetworkID", ep.NetworkID}, {"EndpointID", ep.EndpointID}, {"Gateway", ep.Gateway.String()},
+			{"IPAddress", ep.Addr.Addr().String()}, {"IPPrefixLen", ep.Addr.Bits()},
+			{"IPv6Gateway", ""}, {"GlobalIPv6Address", ""}, {"GlobalIPv6PrefixLen", 0}, {"DNSNames", ep.DNSNames},
+		}
+	}
+	if (c.NetworkMode == "host" || c.NetworkMode == "none") && c.running() {
+		if n := d.networkByName(c.NetworkMode); n != nil {
+			networks[c.NetworkMode] = ordered{
+				{"IPAMConfig", nil}, {"Links", nil}, {"Aliases", nil}, {"MacAddress", ""},
+				{"NetworkID", n.ID}, {"EndpointID", ""}, {"Gateway", ""}, {"IPAddress", ""},
+				{"IPPrefixLen", 0}, {"IPv6Gateway", ""}, {"GlobalIPv6Address", ""}, {"GlobalIPv6PrefixLen", 0}, {"DNSNames", nil},
+			}
+		}
+	}
+	gw, ip, plen, mac := "", "", 0, ""
+	if primary != nil && primary.Network == "bridge" {
+		gw, ip, plen, mac = primary.Gateway.String(), primary.Addr.Addr().String(), primary.Addr.Bits(), primary.MAC
+	}
+	ns = append(ns, ordered{
+		{"Gateway", gw}, {"IPAddress", ip}, {"IPPrefixLen", plen}, {"MacAddress", mac},
+		{"Networks", networks},
+	}...)
+	ts := func(t time.Time) string {
+		if t.IsZero() {
+			return "0001-01-01T00:00:00Z"
+		}
+		return t.UTC().Format(time.RFC3339Nano)
+	}
+	path, args := "", []string{}
+	if len(c.Cmd) > 0 {
+		path, args = c.Cmd[0], c.Cmd[1:]
+	}
+	hostsPath, resolvPath, hostnamePath := c.file("hosts"), c.file("resolv.conf"), c.file("hostname")
+	if strings.HasPrefix(c.NetworkMode, "container:") {
+		if x, err := d.container(strings.TrimPrefix(c.NetworkMode, "container:")); err == nil {
+			hostsPath, resolvPath, hostnamePath = x.file("hosts"), x.file("resolv.conf"), x.file("hostname")
+		}
+	}
+	return ordered{
+		{"Id", c.ID},
+		{"Created", ts(c.Created)},
+		{"Path", path},
+		{"Args", args},
+		{"State", ordered{
+			{"Status", c.Status}, {"Running", c.running()}, {"Paused", false}, {"Restarting", false},
+			{"OOMKilled", false}, {"Dead", false}, {"Pid", c.Pid}, {"ExitCode", c.ExitCode}, {"Error", ""},
+			{"StartedAt", ts(c.StartedAt)}, {"FinishedAt", ts(c.FinishedAt)},
+		}},
+		{"Image", c.Image},
+		{"ResolvConfPath", resolvPath},
+		{"HostnamePath", hostnamePath},
+		{"HostsPath", hostsPath},
+		{"LogPath", c.LogPath()},
+		{"Name", "/" + c.Name},
+		{"HostConfig", ordered{{"NetworkMode", c.NetworkMode}, {"PidMode", c.PidMode}, {"AutoRemove", c.AutoRemove}, {"PortBindings", portBindingsJSON(c)}}},
+		{"Config", ordered{
+			{"Hostname", c.Hostname}, {"Tty", c.Tty}, {"OpenStdin", c.OpenStdin},
+			{"Cmd", c.Cmd}, {"Image", c.Image},
+		}},
+		{"NetworkSettings", ns},
+	}
+}
