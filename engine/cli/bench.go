@@ -174,11 +174,11 @@ func benchRun(n int) (durs []time.Duration, err error) {
 		if len(ids) == 0 {
 			return
 		}
-		if rerr := api.Call(labhost.SocketPath, "rm", daemon.NameRequest{Names: ids, Force: true}, nil); rerr != nil {
+		if rerr := api.Call(labhost.SocketPath, "rm", api.NameRequest{Names: ids, Force: true}, nil); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("rm -f the bench containers: %w", rerr))
 		}
 	}()
-	o := daemon.RunOptions{Image: "busybox", Cmd: []string{"sleep", "1000"}, Detach: true}
+	o := api.RunOptions{Image: "busybox", Cmd: []string{"sleep", "1000"}, Detach: true}
 	for i := 0; i < n; i++ {
 		start := time.Now()
 		id, err := benchRunOne(o)
@@ -191,7 +191,7 @@ func benchRun(n int) (durs []time.Duration, err error) {
 	return durs, nil
 }
 
-func benchRunOne(o daemon.RunOptions) (string, error) {
+func benchRunOne(o api.RunOptions) (string, error) {
 	conn, err := api.Dial(labhost.SocketPath)
 	if err != nil {
 		return "", err
@@ -200,7 +200,7 @@ func benchRunOne(o daemon.RunOptions) (string, error) {
 	if err := conn.Send("run", o); err != nil {
 		return "", err
 	}
-	var res daemon.RunResult
+	var res api.RunResult
 	if err := conn.Recv(&res); err != nil {
 		return "", err
 	}

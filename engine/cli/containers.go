@@ -19,7 +19,6 @@ import (
 	"github.com/creack/pty"
 	"github.com/nslab/nslab/engine/api"
 	"github.com/nslab/nslab/engine/container"
-	"github.com/nslab/nslab/engine/daemon"
 	"github.com/nslab/nslab/engine/labhost"
 	"github.com/nslab/nslab/engine/portmap"
 	"github.com/spf13/cobra"
@@ -27,7 +26,7 @@ import (
 )
 
 func runCmd() *cobra.Command {
-	var o daemon.RunOptions
+	var o api.RunOptions
 	c := &cobra.Command{
 		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
 		Short: "Create and start a container",
@@ -72,7 +71,7 @@ func runCmd() *cobra.Command {
 
 // run starts a container and, unless detached, waits for it and returns its
 // exit code.
-func run(o daemon.RunOptions) (int, error) {
+func run(o api.RunOptions) (int, error) {
 	if err := requireLabHost(); err != nil {
 		return 0, err
 	}
@@ -121,7 +120,7 @@ func run(o daemon.RunOptions) (int, error) {
 	if err := conn.Send("run", o, files...); err != nil {
 		return 0, err
 	}
-	var res daemon.RunResult
+	var res api.RunResult
 	if err := conn.Recv(&res); err != nil {
 		return 0, err
 	}
@@ -152,7 +151,7 @@ func run(o daemon.RunOptions) (int, error) {
 		defer signal.Stop(sigc)
 		go func() {
 			for s := range sigc {
-				call("kill", daemon.NameRequest{Names: []string{res.ID}, Signal: int(s.(syscall.Signal))}, nil)
+				call("kill", api.NameRequest{Names: []string{res.ID}, Signal: int(s.(syscall.Signal))}, nil)
 			}
 		}()
 	}
@@ -178,8 +177,8 @@ func execCmd() *cobra.Command {
 		Short: "Execute a command in a running container",
 		Args:  cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var info daemon.ExecInfo
-			if err := call("exec-info", daemon.NameRequest{Names: args[:1]}, &info); err != nil {
+			var info api.ExecInfo
+			if err := call("exec-info", api.NameRequest{Names: args[:1]}, &info); err != nil {
 				return err
 			}
 			// Enter every namespace of the container's first process;
@@ -216,8 +215,8 @@ func psCmd() *cobra.Command {
 		Short: "List containers",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var rows []daemon.PsEntry
-			if err := call("ps", daemon.NameRequest{All: all}, &rows); err != nil {
+			var rows []api.PsEntry
+			if err := call("ps", api.NameRequest{All: all}, &rows); err != nil {
 				return err
 			}
 			sortPs(rows)
@@ -249,7 +248,7 @@ func psCmd() *cobra.Command {
 	return c
 }
 
-func sortPs(rows []daemon.PsEntry) {
+func sortPs(rows []api.PsEntry) {
 	// Newest first, as Docker lists them.
 	for i := 1; i < len(rows); i++ {
 		for j := i; j > 0 && rows[j].Created.After(rows[j-1].Created); j-- {
@@ -301,7 +300,7 @@ func portCmd() *cobra.Command {
 		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var ports []portmap.Binding
-			if err := call("port", daemon.NameRequest{Names: args[:1]}, &ports); err != nil {
+			if err := call("port", api.NameRequest{Names: args[:1]}, &ports); err != nil {
 				return err
 			}
 			found := false
@@ -335,7 +334,7 @@ func logsCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var path string
-			if err := call("logs", daemon.NameRequest{Names: args}, &path); err != nil {
+			if err := call("logs", api.NameRequest{Names: args}, &path); err != nil {
 				return err
 			}
 			f, err := os.Open(path)
@@ -364,8 +363,8 @@ func logsCmd() *cobra.Command {
 	}
 }
 
-func namesCmd(use, short, op string, setup func(*cobra.Command, *daemon.NameRequest)) *cobra.Command {
-	var req daemon.NameRequest
+func namesCmd(use, short, op string, setup func(*cobra.Command, *api.NameRequest)) *cobra.Command {
+	var req api.NameRequest
 	c := &cobra.Command{
 		Use:   use,
 		Short: short,
@@ -388,14 +387,14 @@ func namesCmd(use, short, op string, setup func(*cobra.Command, *daemon.NameRequ
 
 func stopCmd() *cobra.Command {
 	return namesCmd("stop [OPTIONS] CONTAINER [CONTAINER...]", "Stop one or more running containers", "stop",
-		func(c *cobra.Command, r *daemon.NameRequest) {
+		func(c *cobra.Command, r *api.NameRequest) {
 			c.Flags().IntVarP(&r.Timeout, "time", "t", 10, "Seconds to wait before killing the container")
 		})
 }
 
 func rmCmd() *cobra.Command {
 	return namesCmd("rm [OPTIONS] CONTAINER [CONTAINER...]", "Remove one or more containers", "rm",
-		func(c *cobra.Command, r *daemon.NameRequest) {
+		func(c *cobra.Command, r *api.NameRequest) {
 			c.Flags().BoolVarP(&r.Force, "force", "f", false, "Force the removal of a running container (uses SIGKILL)")
 		})
 }
@@ -412,7 +411,7 @@ func killCmd() *cobra.Command {
 				return fmt.Errorf("invalid signal: %s", sig)
 			}
 			var done []string
-			err := call("kill", daemon.NameRequest{Names: args, Signal: int(s)}, &done)
+			err := call("kill", api.NameRequest{Names: args, Signal: int(s)}, &done)
 			for _, n := range done {
 				fmt.Println(n)
 			}
@@ -442,7 +441,7 @@ func inspectCommand(use, short, op string) *cobra.Command {
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var raw []json.RawMessage
-			if err := call(op, daemon.NameRequest{Names: args}, &raw); err != nil {
+			if err := call(op, api.NameRequest{Names: args}, &raw); err != nil {
 				return err
 			}
 			return printInspect(raw, format)
@@ -515,7 +514,7 @@ func networkCmd() *cobra.Command {
 		Short:   "List networks",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var rows []daemon.NetworkSummary
+			var rows []api.NetworkSummary
 			if err := call("network-ls", nil, &rows); err != nil {
 				return err
 			}
@@ -540,7 +539,7 @@ func networkCmd() *cobra.Command {
 }
 
 func networkCreateCmd() *cobra.Command {
-	var req daemon.NetworkCreate
+	var req api.NetworkCreate
 	var opts []string
 	var driver string
 	c := &cobra.Command{
@@ -584,21 +583,21 @@ func networkRmCmd() *cobra.Command {
 }
 
 func networkConnectCmd() *cobra.Command {
-	return endpointCmd("connect", "Connect a container to a network", func(c *cobra.Command, req *daemon.Connect) {
+	return endpointCmd("connect", "Connect a container to a network", func(c *cobra.Command, req *api.Connect) {
 		c.Flags().StringSliceVar(&req.Aliases, "alias", nil, "Add network-scoped alias for the container")
 		c.Flags().StringVar(&req.IP, "ip", "", "IPv4 address (e.g., 172.30.100.104)")
 	})
 }
 
 func networkDisconnectCmd() *cobra.Command {
-	return endpointCmd("disconnect", "Disconnect a container from a network", func(c *cobra.Command, req *daemon.Connect) {
+	return endpointCmd("disconnect", "Disconnect a container from a network", func(c *cobra.Command, req *api.Connect) {
 		c.Flags().BoolVarP(&req.Force, "force", "f", false, "Force the container to disconnect from a network")
 	})
 }
 
 // endpointCmd is `network connect` or `network disconnect`.
-func endpointCmd(verb, short string, flags func(*cobra.Command, *daemon.Connect)) *cobra.Command {
-	var req daemon.Connect
+func endpointCmd(verb, short string, flags func(*cobra.Command, *api.Connect)) *cobra.Command {
+	var req api.Connect
 	c := &cobra.Command{
 		Use:   verb + " [OPTIONS] NETWORK CONTAINER",
 		Short: short,

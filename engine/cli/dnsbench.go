@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"github.com/nslab/nslab/engine/daemon"
+	"github.com/nslab/nslab/engine/api"
 	"github.com/nslab/nslab/engine/labhost"
 	"github.com/nslab/nslab/engine/netns"
 	"github.com/spf13/cobra"
@@ -60,23 +60,23 @@ func benchDNSCmd() *cobra.Command {
 
 func benchDNS(total int) (err error) {
 	// A user network with the querying container and a target.
-	if err := call("network-create", daemon.NetworkCreate{Name: "benchdns"}, nil); err != nil {
+	if err := call("network-create", api.NetworkCreate{Name: "benchdns"}, nil); err != nil {
 		return err
 	}
-	defer call("network-rm", daemon.NameRequest{Names: []string{"benchdns"}}, nil)
+	defer call("network-rm", api.NameRequest{Names: []string{"benchdns"}}, nil)
 	for _, name := range []string{"dnsclient", "target"} {
-		if err := call("run", daemon.RunOptions{Name: name, Image: "busybox", Cmd: []string{"sleep", "3600"}, Network: "benchdns", Detach: true}, nil); err != nil {
+		if err := call("run", api.RunOptions{Name: name, Image: "busybox", Cmd: []string{"sleep", "3600"}, Network: "benchdns", Detach: true}, nil); err != nil {
 			return err
 		}
 	}
-	defer call("rm", daemon.NameRequest{Names: []string{"dnsclient", "target"}, Force: true}, nil)
+	defer call("rm", api.NameRequest{Names: []string{"dnsclient", "target"}, Force: true}, nil)
 	var info []struct {
 		NetworkSettings struct {
 			SandboxKey string
 			Networks   map[string]struct{ IPAddress string }
 		}
 	}
-	if err := call("inspect", daemon.NameRequest{Names: []string{"dnsclient", "target"}}, &info); err != nil {
+	if err := call("inspect", api.NameRequest{Names: []string{"dnsclient", "target"}}, &info); err != nil {
 		return err
 	}
 	nsPath := info[0].NetworkSettings.SandboxKey

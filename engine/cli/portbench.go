@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/nslab/nslab/engine/api"
-	"github.com/nslab/nslab/engine/daemon"
 	"github.com/nslab/nslab/engine/firewall"
 	"github.com/nslab/nslab/engine/labhost"
 	"github.com/spf13/cobra"
@@ -59,10 +58,10 @@ func benchPorts(n, probes int) (err error) {
 	var ids []string
 	defer func() {
 		if len(ids) > 0 {
-			api.Call(labhost.SocketPath, "rm", daemon.NameRequest{Names: ids, Force: true}, nil)
+			api.Call(labhost.SocketPath, "rm", api.NameRequest{Names: ids, Force: true}, nil)
 		}
 	}()
-	sleep := daemon.RunOptions{Image: "busybox", Cmd: []string{"sleep", "3600"}, Detach: true}
+	sleep := api.RunOptions{Image: "busybox", Cmd: []string{"sleep", "3600"}, Detach: true}
 	for i := 0; i < n; i++ {
 		o := sleep
 		o.Publish = []string{fmt.Sprintf("%d:80", 20000+i)}
@@ -85,7 +84,7 @@ func benchPorts(n, probes int) (err error) {
 				return 0, err
 			}
 			ms = append(ms, float64(time.Since(t0))/float64(time.Millisecond))
-			if err := api.Call(labhost.SocketPath, "rm", daemon.NameRequest{Names: []string{id}, Force: true}, nil); err != nil {
+			if err := api.Call(labhost.SocketPath, "rm", api.NameRequest{Names: []string{id}, Force: true}, nil); err != nil {
 				return 0, err
 			}
 		}

@@ -9,7 +9,7 @@ import (
 	"os/exec"
 	"strings"
 
-	"github.com/nslab/nslab/engine/daemon"
+	"github.com/nslab/nslab/engine/api"
 	"github.com/spf13/cobra"
 )
 
@@ -25,7 +25,7 @@ ports. --format text (the default) prints a tree; dot prints Graphviz; svg and
 png run Graphviz's dot (Debian package graphviz) and write the picture to -o.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var t daemon.Topology
+			var t api.Topology
 			if err := call("topology", nil, &t); err != nil {
 				return err
 			}
@@ -67,7 +67,7 @@ func writeOut(path string, b []byte) error {
 }
 
 // topologyText is a tree, the lab host at its root.
-func topologyText(t daemon.Topology) string {
+func topologyText(t api.Topology) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "outside (simulated internet): %s %s, example.com %s, DNS %s\n", t.OutsideLink, t.OutsideAddr, t.OutsideWeb, t.UpstreamDNS)
 	fmt.Fprintf(&b, "  | veth pair %s <-> %s\n", t.OutsideLink, t.Uplink)
@@ -108,7 +108,7 @@ func topologyText(t daemon.Topology) string {
 	return b.String()
 }
 
-func extras(c daemon.TopoContainer) string {
+func extras(c api.TopoContainer) string {
 	var s string
 	if c.ResolverUDP != 0 {
 		s += fmt.Sprintf("  [DNS 127.0.0.11:53 -> udp %d, tcp %d]", c.ResolverUDP, c.ResolverTCP)
@@ -120,7 +120,7 @@ func extras(c daemon.TopoContainer) string {
 }
 
 // topologyDot is the same picture in Graphviz.
-func topologyDot(t daemon.Topology) string {
+func topologyDot(t api.Topology) string {
 	var b strings.Builder
 	q := func(s string) string { return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"` }
 	b.WriteString("graph nslab {\n  rankdir=TB;\n  node [shape=box, fontname=\"monospace\", fontsize=10];\n  edge [fontname=\"monospace\", fontsize=9];\n")

@@ -82,7 +82,7 @@ func (c *Container) LogPath() string { return c.file(c.ID + "-json.log") }
 
 // create validates a run request and records the container. Nothing is
 // changed when it fails. Call with d.mu held.
-func (d *Daemon) create(o RunOptions) (*Container, error) {
+func (d *Daemon) create(o api.RunOptions) (*Container, error) {
 	img, err := d.images.Get(o.Image)
 	if err != nil {
 		return nil, err
@@ -397,7 +397,7 @@ func (d *Daemon) remove(c *Container) {
 // handleRun creates and starts a container. An attached run keeps the
 // connection open and sends the exit code as a second response.
 func (d *Daemon) handleRun(s *api.ServerConn) {
-	var o RunOptions
+	var o api.RunOptions
 	if err := s.Decode(&o); err != nil {
 		s.Reply(nil, err)
 		return
@@ -426,7 +426,7 @@ func (d *Daemon) handleRun(s *api.ServerConn) {
 	d.stateChanged()
 	exited := c.exited
 	d.mu.Unlock()
-	s.Reply(RunResult{ID: c.ID, Warnings: c.warnings}, nil)
+	s.Reply(api.RunResult{ID: c.ID, Warnings: c.warnings}, nil)
 	if o.Detach {
 		return
 	}
@@ -443,23 +443,23 @@ func (d *Daemon) handleRun(s *api.ServerConn) {
 	d.mu.Lock()
 	code := c.ExitCode
 	d.mu.Unlock()
-	s.Reply(RunResult{ID: c.ID, ExitCode: &code}, nil)
+	s.Reply(api.RunResult{ID: c.ID, ExitCode: &code}, nil)
 }
 
 func init() {
 	handlers["ps"] = func(d *Daemon, s *api.ServerConn) (any, error) {
-		var req NameRequest
+		var req api.NameRequest
 		if err := s.Decode(&req); err != nil {
 			return nil, err
 		}
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		var out []PsEntry
+		var out []api.PsEntry
 		for _, c := range d.containers {
 			if !req.All && !c.running() {
 				continue
 			}
-			out = append(out, PsEntry{
+			out = append(out, api.PsEntry{
 				ID: c.ID, Image: c.Image, Command: strings.Join(c.Cmd, " "), Created: c.Created,
 				Names: c.Name, Running: c.running(), ExitCode: c.ExitCode, Ports: portsColumn(c),
 				Finished: c.FinishedAt, Started: c.StartedAt,
@@ -468,7 +468,7 @@ func init() {
 		return out, nil
 	}
 	handlers["inspect"] = func(d *Daemon, s *api.ServerConn) (any, error) {
-		var req NameRequest
+		var req api.NameRequest
 		if err := s.Decode(&req); err != nil {
 			return nil, err
 		}
@@ -489,7 +489,7 @@ func init() {
 		return out, nil
 	}
 	handlers["exec-info"] = func(d *Daemon, s *api.ServerConn) (any, error) {
-		var req NameRequest
+		var req api.NameRequest
 		if err := s.Decode(&req); err != nil || len(req.Names) != 1 {
 			return nil, errors.New("exec needs exactly one container")
 		}
@@ -502,10 +502,10 @@ func init() {
 		if !c.running() {
 			return nil, fmt.Errorf("container %s is not running", c.ID)
 		}
-		return ExecInfo{ID: c.ID, Pid: c.Pid, Hostname: c.Hostname}, nil
+		return api.ExecInfo{ID: c.ID, Pid: c.Pid, Hostname: c.Hostname}, nil
 	}
 	handlers["logs"] = func(d *Daemon, s *api.ServerConn) (any, error) {
-		var req NameRequest
+		var req api.NameRequest
 		if err := s.Decode(&req); err != nil || len(req.Names) != 1 {
 			return nil, errors.New("logs needs exactly one container")
 		}
@@ -518,7 +518,7 @@ func init() {
 		return c.LogPath(), nil
 	}
 	handlers["kill"] = func(d *Daemon, s *api.ServerConn) (any, error) {
-		var req NameRequest
+		var req api.NameRequest
 		if err := s.Decode(&req); err != nil {
 			return nil, err
 		}
@@ -536,7 +536,7 @@ func init() {
 		})
 	}
 	handlers["stop"] = func(d *Daemon, s *api.ServerConn) (any, error) {
-		var req NameRequest
+		var req api.NameRequest
 		if err := s.Decode(&req); err != nil {
 			return nil, err
 		}
@@ -546,7 +546,7 @@ func init() {
 		})
 	}
 	handlers["rm"] = func(d *Daemon, s *api.ServerConn) (any, error) {
-		var req NameRequest
+		var req api.NameRequest
 		if err := s.Decode(&req); err != nil {
 			return nil, err
 		}

@@ -16,29 +16,11 @@ import (
 	"github.com/nslab/nslab/engine/ipam"
 )
 
-// NetworkCreate is the body of `network create`.
-type NetworkCreate struct {
-	Name     string
-	Subnet   string
-	Gateway  string
-	Internal bool
-	Options  map[string]string
-}
-
-// Connect is the body of `network connect` and `disconnect`.
-type Connect struct {
-	Network   string
-	Container string
-	Aliases   []string
-	IP        string
-	Force     bool
-}
-
 const optBridgeName = "com.docker.network.bridge.name"
 
 func init() {
 	handlers["network-create"] = func(d *Daemon, s *api.ServerConn) (any, error) {
-		var req NetworkCreate
+		var req api.NetworkCreate
 		if err := s.Decode(&req); err != nil {
 			return nil, err
 		}
@@ -52,7 +34,7 @@ func init() {
 		return n.ID, nil
 	}
 	handlers["network-rm"] = func(d *Daemon, s *api.ServerConn) (any, error) {
-		var req NameRequest
+		var req api.NameRequest
 		if err := s.Decode(&req); err != nil {
 			return nil, err
 		}
@@ -63,14 +45,14 @@ func init() {
 			return d.removeNetwork(ref)
 		})
 	}
-	handlers["network-connect"] = endpointOp(func(d *Daemon, c *Container, n *Network, ep *Endpoint, req Connect) error {
+	handlers["network-connect"] = endpointOp(func(d *Daemon, c *Container, n *Network, ep *Endpoint, req api.Connect) error {
 		if ep != nil {
 			return fmt.Errorf("endpoint with name %s already exists in network %s", c.Name, n.Name)
 		}
 		_, err := d.attach(c, n, req.Aliases, req.IP)
 		return err
 	})
-	handlers["network-disconnect"] = endpointOp(func(d *Daemon, c *Container, n *Network, ep *Endpoint, req Connect) error {
+	handlers["network-disconnect"] = endpointOp(func(d *Daemon, c *Container, n *Network, ep *Endpoint, req api.Connect) error {
 		if ep == nil {
 			return fmt.Errorf("container %s is not connected to network %s", c.ID[:12], n.Name)
 		}
@@ -82,9 +64,9 @@ func init() {
 // endpointOp is a connect or disconnect handler: it resolves the container
 // and network under the lock, finds the container's endpoint on that
 // network (nil if none), and runs fn.
-func endpointOp(fn func(d *Daemon, c *Container, n *Network, ep *Endpoint, req Connect) error) handler {
+func endpointOp(fn func(d *Daemon, c *Container, n *Network, ep *Endpoint, req api.Connect) error) handler {
 	return func(d *Daemon, s *api.ServerConn) (any, error) {
-		var req Connect
+		var req api.Connect
 		if err := s.Decode(&req); err != nil {
 			return nil, err
 		}
@@ -110,7 +92,7 @@ func endpointOp(fn func(d *Daemon, c *Container, n *Network, ep *Endpoint, req C
 
 // connectTarget resolves the container and network of a connect or
 // disconnect and checks that the container can have endpoints.
-func (d *Daemon) connectTarget(req Connect) (*Container, *Network, error) {
+func (d *Daemon) connectTarget(req api.Connect) (*Container, *Network, error) {
 	n, err := d.network(req.Network)
 	if err != nil {
 		return nil, nil, err
@@ -133,7 +115,7 @@ func (d *Daemon) connectTarget(req Connect) (*Container, *Network, error) {
 
 // createNetwork validates a network create and builds the bridge. On any
 // error nothing has changed. Call with d.mu held.
-func (d *Daemon) createNetwork(req NetworkCreate) (*Network, error) {
+func (d *Daemon) createNetwork(req api.NetworkCreate) (*Network, error) {
 	if req.Name == "" {
 		return nil, errors.New("a network needs a name")
 	}

@@ -72,24 +72,19 @@ func (d *Daemon) networkByName(name string) *Network {
 	return nil
 }
 
-// NetworkSummary is a row of `network ls`.
-type NetworkSummary struct {
-	ID, Name, Driver, Scope string
-}
-
 func init() {
 	handlers["network-ls"] = func(d *Daemon, s *api.ServerConn) (any, error) {
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		var out []NetworkSummary
+		var out []api.NetworkSummary
 		for _, n := range d.networks {
-			out = append(out, NetworkSummary{n.ID, n.Name, n.Driver, "local"})
+			out = append(out, api.NetworkSummary{ID: n.ID, Name: n.Name, Driver: n.Driver, Scope: "local"})
 		}
 		sort.Slice(out, func(i, j int) bool { return naturalLess(out[i].Name, out[j].Name) })
 		return out, nil
 	}
 	handlers["network-inspect"] = func(d *Daemon, s *api.ServerConn) (any, error) {
-		var req NameRequest
+		var req api.NameRequest
 		if err := s.Decode(&req); err != nil {
 			return nil, err
 		}

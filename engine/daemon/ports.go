@@ -15,7 +15,7 @@ import (
 
 // checkPorts parses and validates a run's -p, -P and --expose, as Docker
 // does, before anything is created. Call with d.mu held.
-func (d *Daemon) checkPorts(c *Container, o RunOptions) error {
+func (d *Daemon) checkPorts(c *Container, o api.RunOptions) error {
 	var bs []portmap.Binding
 	for _, spec := range o.Publish {
 		b, err := portmap.Parse(spec)
@@ -193,7 +193,7 @@ func portBindingsJSON(c *Container) map[string][]hostBinding {
 
 func init() {
 	handlers["port"] = func(d *Daemon, s *api.ServerConn) (any, error) {
-		var req NameRequest
+		var req api.NameRequest
 		if err := s.Decode(&req); err != nil || len(req.Names) != 1 {
 			return nil, errors.New("port needs exactly one container")
 		}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"github.com/nslab/nslab/engine/api"
 )
 
 // stdio prepares the container's standard streams. Detached containers
@@ -25,7 +26,7 @@ import (
 // stdio owns every passed file from then on. It returns the files the
 // daemon must close once the process has started (the container has its
 // own copies); tee targets are closed when their copier has finished.
-func (d *Daemon) stdio(c *Container, o RunOptions, passed []*os.File) (stdin, stdout, stderr *os.File, closers []*os.File, err error) {
+func (d *Daemon) stdio(c *Container, o api.RunOptions, passed []*os.File) (stdin, stdout, stderr *os.File, closers []*os.File, err error) {
 	fail := func(err error) (*os.File, *os.File, *os.File, []*os.File, error) {
 		for _, f := range append(closers, passed...) {
 			f.Close()

@@ -1,4 +1,4 @@
-package daemon
+package api
 
 import "time"
 
@@ -59,4 +59,53 @@ type PsEntry struct {
 	ExitCode int
 	Finished time.Time
 	Started  time.Time
+}
+
+// NetworkCreate is the body of `network create`.
+type NetworkCreate struct {
+	Name     string
+	Subnet   string
+	Gateway  string
+	Internal bool
+	Options  map[string]string
+}
+
+// Connect is the body of `network connect` and `disconnect`.
+type Connect struct {
+	Network   string
+	Container string
+	Aliases   []string
+	IP        string
+	Force     bool
+}
+
+// NetworkSummary is a row of `network ls`.
+type NetworkSummary struct {
+	ID, Name, Driver, Scope string
+}
+
+// Topology is the lab host's current state, for pictures.
+type Topology struct {
+	Uplink, UplinkAddr, OutsideLink, OutsideAddr, UpstreamDNS, OutsideWeb string
+	Networks                                                              []TopoNetwork
+	Containers                                                            []TopoContainer
+}
+
+// TopoNetwork is a bridge network.
+type TopoNetwork struct {
+	Name, Bridge, Subnet, Gateway string
+	Internal                      bool
+}
+
+// TopoContainer is a running container.
+type TopoContainer struct {
+	Name, ShortID, NetworkMode string
+	Endpoints                  []TopoEndpoint
+	ResolverUDP, ResolverTCP   int
+	Ports                      []string
+}
+
+// TopoEndpoint is one veth pair: HostVeth on Bridge, IfName inside.
+type TopoEndpoint struct {
+	Network, Bridge, HostVeth, IfName, Addr, MAC string
 }
