@@ -48,12 +48,12 @@ func Dial(path string) (*Conn, error) {
 func (c *Conn) Close() error { return c.c.Close() }
 
 // Send sends a request with optional files.
-func (c *Conn) Send(op string, body any, files ...*os.File) error {
-	b, err := json.Marshal(body)
+func (c *Conn) Send(req Operation, files ...*os.File) error {
+	b, err := json.Marshal(req)
 	if err != nil {
 		return err
 	}
-	line, err := json.Marshal(Request{Op: op, Body: b})
+	line, err := json.Marshal(Request{Op: req.Op(), Body: b})
 	if err != nil {
 		return err
 	}
@@ -90,14 +90,14 @@ func (c *Conn) Recv(out any) error {
 	return nil
 }
 
-// Call sends one request and reads one response.
-func Call(sock, op string, in, out any, files ...*os.File) error {
+// Call sends one request and reads one response into out.
+func Call(sock string, req Operation, out any, files ...*os.File) error {
 	c, err := Dial(sock)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if err := c.Send(op, in, files...); err != nil {
+	if err := c.Send(req, files...); err != nil {
 		return err
 	}
 	return c.Recv(out)

@@ -31,15 +31,6 @@ type RunResult struct {
 	Warnings []string `json:",omitempty"`
 }
 
-// NameRequest names containers (by name, full ID or ID prefix).
-type NameRequest struct {
-	Names   []string
-	Force   bool
-	All     bool
-	Timeout int
-	Signal  int
-}
-
 // ExecInfo is what the CLI needs to enter a running container.
 type ExecInfo struct {
 	ID       string
@@ -68,15 +59,6 @@ type NetworkCreate struct {
 	Gateway  string
 	Internal bool
 	Options  map[string]string
-}
-
-// Connect is the body of `network connect` and `disconnect`.
-type Connect struct {
-	Network   string
-	Container string
-	Aliases   []string
-	IP        string
-	Force     bool
 }
 
 // NetworkSummary is a row of `network ls`.

@@ -174,7 +174,7 @@ func benchRun(n int) (durs []time.Duration, err error) {
 		if len(ids) == 0 {
 			return
 		}
-		if rerr := api.Call(labhost.SocketPath, "rm", api.NameRequest{Names: ids, Force: true}, nil); rerr != nil {
+		if rerr := api.Call(labhost.SocketPath, api.RmRequest{Names: ids, Force: true}, nil); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("rm -f the bench containers: %w", rerr))
 		}
 	}()
@@ -197,7 +197,7 @@ func benchRunOne(o api.RunOptions) (string, error) {
 		return "", err
 	}
 	defer conn.Close()
-	if err := conn.Send("run", o); err != nil {
+	if err := conn.Send(o); err != nil {
 		return "", err
 	}
 	var res api.RunResult

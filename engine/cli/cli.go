@@ -116,11 +116,11 @@ func newRoot() *cobra.Command {
 
 // call is api.Call on the lab host's daemon socket, with a clear error
 // outside a lab host.
-func call(op string, in, out any, files ...*os.File) error {
+func call(req api.Operation, out any, files ...*os.File) error {
 	if err := requireLabHost(); err != nil {
 		return err
 	}
-	return api.Call(labhost.SocketPath, op, in, out, files...)
+	return api.Call(labhost.SocketPath, req, out, files...)
 }
 
 // requireLabHost fails, saying what to do, outside a lab host: nslab acts

@@ -117,7 +117,7 @@ func run(o api.RunOptions) (int, error) {
 			files = append(files, os.Stdin)
 		}
 	}
-	if err := conn.Send("run", o, files...); err != nil {
+	if err := conn.Send(o, files...); err != nil {
 		return 0, err
 	}
 	var res api.RunResult
@@ -151,7 +151,7 @@ func run(o api.RunOptions) (int, error) {
 		defer signal.Stop(sigc)
 		go func() {
 			for s := range sigc {
-				call("kill", api.NameRequest{Names: []string{res.ID}, Signal: int(s.(syscall.Signal))}, nil)
+				call(api.KillRequest{Names: []string{res.ID}, Signal: int(s.(syscall.Signal))}, nil)
 			}
 		}()
 	}
@@ -178,7 +178,7 @@ func execCmd() *cobra.Command {
 		Args:  cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var info api.ExecInfo
-			if err := call("exec-info", api.NameRequest{Names: args[:1]}, &info); err != nil {
+			if err := call(api.ExecInfoRequest{Container: args[0]}, &info); err != nil {
 				return err
 			}
 			// Enter every namespace of the container's first process;
@@ -216,7 +216,7 @@ func psCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var rows []api.PsEntry
-			if err := call("ps", api.NameRequest{All: all}, &rows); err != nil {
+			if err := call(api.PsRequest{All: all}, &rows); err != nil {
 				return err
 			}
 			sortPs(rows)
@@ -300,7 +300,7 @@ func portCmd() *cobra.Command {
 		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var ports []portmap.Binding
-			if err := call("port", api.NameRequest{Names: args[:1]}, &ports); err != nil {
+			if err := call(api.PortRequest{Container: args[0]}, &ports); err != nil {
 				return err
 			}
 			found := false
@@ -333,11 +333,11 @@ func logsCmd() *cobra.Command {
 		Short: "Fetch the logs of a container",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var path string
-			if err := call("logs", api.NameRequest{Names: args}, &path); err != nil {
+			var res api.LogsResponse
+			if err := call(api.LogsRequest{Container: args[0]}, &res); err != nil {
 				return err
 			}
-			f, err := os.Open(path)
+			f, err := os.Open(res.Path)
 			if err != nil {
 				if os.IsNotExist(err) {
 					return nil
@@ -363,40 +363,38 @@ func logsCmd() *cobra.Command {
 	}
 }
 
-func namesCmd(use, short, op string, setup func(*cobra.Command, *api.NameRequest)) *cobra.Command {
-	var req api.NameRequest
-	c := &cobra.Command{
+// namesCmd is a verb on one or more names (stop, rm, network rm): req makes
+// its request for the names given, and it prints the names it acted on.
+func namesCmd(use, short string, req func(names []string) api.Operation) *cobra.Command {
+	return &cobra.Command{
 		Use:   use,
 		Short: short,
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req.Names = args
 			var done []string
-			err := call(op, req, &done)
+			err := call(req(args), &done)
 			for _, n := range done {
 				fmt.Println(n)
 			}
 			return err
 		},
 	}
-	if setup != nil {
-		setup(c, &req)
-	}
-	return c
 }
 
 func stopCmd() *cobra.Command {
-	return namesCmd("stop [OPTIONS] CONTAINER [CONTAINER...]", "Stop one or more running containers", "stop",
-		func(c *cobra.Command, r *api.NameRequest) {
-			c.Flags().IntVarP(&r.Timeout, "time", "t", 10, "Seconds to wait before killing the container")
-		})
+	var timeout int
+	c := namesCmd("stop [OPTIONS] CONTAINER [CONTAINER...]", "Stop one or more running containers",
+		func(names []string) api.Operation { return api.StopRequest{Names: names, Timeout: timeout} })
+	c.Flags().IntVarP(&timeout, "time", "t", 10, "Seconds to wait before killing the container")
+	return c
 }
 
 func rmCmd() *cobra.Command {
-	return namesCmd("rm [OPTIONS] CONTAINER [CONTAINER...]", "Remove one or more containers", "rm",
-		func(c *cobra.Command, r *api.NameRequest) {
-			c.Flags().BoolVarP(&r.Force, "force", "f", false, "Force the removal of a running container (uses SIGKILL)")
-		})
+	var force bool
+	c := namesCmd("rm [OPTIONS] CONTAINER [CONTAINER...]", "Remove one or more containers",
+		func(names []string) api.Operation { return api.RmRequest{Names: names, Force: force} })
+	c.Flags().BoolVarP(&force, "force", "f", false, "Force the removal of a running container (uses SIGKILL)")
+	return c
 }
 
 func killCmd() *cobra.Command {
@@ -411,7 +409,7 @@ func killCmd() *cobra.Command {
 				return fmt.Errorf("invalid signal: %s", sig)
 			}
 			var done []string
-			err := call("kill", api.NameRequest{Names: args, Signal: int(s)}, &done)
+			err := call(api.KillRequest{Names: args, Signal: int(s)}, &done)
 			for _, n := range done {
 				fmt.Println(n)
 			}
@@ -428,20 +426,21 @@ var signals = map[string]syscall.Signal{
 }
 
 func inspectCmd() *cobra.Command {
-	return inspectCommand("inspect [OPTIONS] NAME|ID [NAME|ID...]", "Return low-level information on containers and networks", "inspect")
+	return inspectCommand("inspect [OPTIONS] NAME|ID [NAME|ID...]", "Return low-level information on containers and networks",
+		func(names []string) api.Operation { return api.InspectRequest{Names: names} })
 }
 
 // inspectCommand is `inspect` or `network inspect`: the daemon's objects as
 // Docker prints them, or through -f's template.
-func inspectCommand(use, short, op string) *cobra.Command {
+func inspectCommand(use, short string, req func(names []string) api.Operation) *cobra.Command {
 	var format string
 	c := &cobra.Command{
 		Use:   use,
 		Short: short,
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var raw []json.RawMessage
-			if err := call(op, api.NameRequest{Names: args}, &raw); err != nil {
+			var raw api.InspectResponse
+			if err := call(req(args), &raw); err != nil {
 				return err
 			}
 			return printInspect(raw, format)
@@ -515,7 +514,7 @@ func networkCmd() *cobra.Command {
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var rows []api.NetworkSummary
-			if err := call("network-ls", nil, &rows); err != nil {
+			if err := call(api.NetworkLsRequest{}, &rows); err != nil {
 				return err
 			}
 			if quiet {
@@ -533,7 +532,8 @@ func networkCmd() *cobra.Command {
 		},
 	}
 	ls.Flags().BoolVarP(&quiet, "quiet", "q", false, "Only display network IDs")
-	inspect := inspectCommand("inspect [OPTIONS] NETWORK [NETWORK...]", "Display detailed information on one or more networks", "network-inspect")
+	inspect := inspectCommand("inspect [OPTIONS] NETWORK [NETWORK...]", "Display detailed information on one or more networks",
+		func(names []string) api.Operation { return api.NetworkInspectRequest{Names: names} })
 	n.AddCommand(ls, inspect, networkCreateCmd(), networkRmCmd(), networkConnectCmd(), networkDisconnectCmd())
 	return n
 }
@@ -559,11 +559,11 @@ func networkCreateCmd() *cobra.Command {
 				}
 				req.Options[k] = v
 			}
-			var id string
-			if err := call("network-create", req, &id); err != nil {
+			var res api.NetworkCreateResponse
+			if err := call(req, &res); err != nil {
 				return err
 			}
-			fmt.Println(id)
+			fmt.Println(res.ID)
 			return nil
 		},
 	}
@@ -577,36 +577,42 @@ func networkCreateCmd() *cobra.Command {
 }
 
 func networkRmCmd() *cobra.Command {
-	c := namesCmd("rm NETWORK [NETWORK...]", "Remove one or more networks", "network-rm", nil)
+	c := namesCmd("rm NETWORK [NETWORK...]", "Remove one or more networks",
+		func(names []string) api.Operation { return api.NetworkRmRequest{Names: names} })
 	c.Aliases = []string{"remove"}
 	return c
 }
 
 func networkConnectCmd() *cobra.Command {
-	return endpointCmd("connect", "Connect a container to a network", func(c *cobra.Command, req *api.Connect) {
-		c.Flags().StringSliceVar(&req.Aliases, "alias", nil, "Add network-scoped alias for the container")
-		c.Flags().StringVar(&req.IP, "ip", "", "IPv4 address (e.g., 172.30.100.104)")
+	var req api.NetworkConnectRequest
+	c := endpointCmd("connect", "Connect a container to a network", func(network, ctr string) api.Operation {
+		req.Network, req.Container = network, ctr
+		return req
 	})
+	c.Flags().StringSliceVar(&req.Aliases, "alias", nil, "Add network-scoped alias for the container")
+	c.Flags().StringVar(&req.IP, "ip", "", "IPv4 address (e.g., 172.30.100.104)")
+	return c
 }
 
 func networkDisconnectCmd() *cobra.Command {
-	return endpointCmd("disconnect", "Disconnect a container from a network", func(c *cobra.Command, req *api.Connect) {
-		c.Flags().BoolVarP(&req.Force, "force", "f", false, "Force the container to disconnect from a network")
+	var req api.NetworkDisconnectRequest
+	c := endpointCmd("disconnect", "Disconnect a container from a network", func(network, ctr string) api.Operation {
+		req.Network, req.Container = network, ctr
+		return req
 	})
+	c.Flags().BoolVarP(&req.Force, "force", "f", false, "Force the container to disconnect from a network")
+	return c
 }
 
-// endpointCmd is `network connect` or `network disconnect`.
-func endpointCmd(verb, short string, flags func(*cobra.Command, *api.Connect)) *cobra.Command {
-	var req api.Connect
-	c := &cobra.Command{
+// endpointCmd is `network connect` or `network disconnect`: req makes the
+// request for a network and a container.
+func endpointCmd(verb, short string, req func(network, ctr string) api.Operation) *cobra.Command {
+	return &cobra.Command{
 		Use:   verb + " [OPTIONS] NETWORK CONTAINER",
 		Short: short,
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req.Network, req.Container = args[0], args[1]
-			return call("network-"+verb, req, nil)
+			return call(req(args[0], args[1]), nil)
 		},
 	}
-	flags(c, &req)
-	return c
 }

@@ -60,23 +60,23 @@ func benchDNSCmd() *cobra.Command {
 
 func benchDNS(total int) (err error) {
 	// A user network with the querying container and a target.
-	if err := call("network-create", api.NetworkCreate{Name: "benchdns"}, nil); err != nil {
+	if err := call(api.NetworkCreate{Name: "benchdns"}, nil); err != nil {
 		return err
 	}
-	defer call("network-rm", api.NameRequest{Names: []string{"benchdns"}}, nil)
+	defer call(api.NetworkRmRequest{Names: []string{"benchdns"}}, nil)
 	for _, name := range []string{"dnsclient", "target"} {
-		if err := call("run", api.RunOptions{Name: name, Image: "busybox", Cmd: []string{"sleep", "3600"}, Network: "benchdns", Detach: true}, nil); err != nil {
+		if err := call(api.RunOptions{Name: name, Image: "busybox", Cmd: []string{"sleep", "3600"}, Network: "benchdns", Detach: true}, nil); err != nil {
 			return err
 		}
 	}
-	defer call("rm", api.NameRequest{Names: []string{"dnsclient", "target"}, Force: true}, nil)
+	defer call(api.RmRequest{Names: []string{"dnsclient", "target"}, Force: true}, nil)
 	var info []struct {
 		NetworkSettings struct {
 			SandboxKey string
 			Networks   map[string]struct{ IPAddress string }
 		}
 	}
-	if err := call("inspect", api.NameRequest{Names: []string{"dnsclient", "target"}}, &info); err != nil {
+	if err := call(api.InspectRequest{Names: []string{"dnsclient", "target"}}, &info); err != nil {
 		return err
 	}
 	nsPath := info[0].NetworkSettings.SandboxKey

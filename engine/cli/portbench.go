@@ -58,7 +58,7 @@ func benchPorts(n, probes int) (err error) {
 	var ids []string
 	defer func() {
 		if len(ids) > 0 {
-			api.Call(labhost.SocketPath, "rm", api.NameRequest{Names: ids, Force: true}, nil)
+			api.Call(labhost.SocketPath, api.RmRequest{Names: ids, Force: true}, nil)
 		}
 	}()
 	sleep := api.RunOptions{Image: "busybox", Cmd: []string{"sleep", "3600"}, Detach: true}
@@ -84,7 +84,7 @@ func benchPorts(n, probes int) (err error) {
 				return 0, err
 			}
 			ms = append(ms, float64(time.Since(t0))/float64(time.Millisecond))
-			if err := api.Call(labhost.SocketPath, "rm", api.NameRequest{Names: []string{id}, Force: true}, nil); err != nil {
+			if err := api.Call(labhost.SocketPath, api.RmRequest{Names: []string{id}, Force: true}, nil); err != nil {
 				return 0, err
 			}
 		}

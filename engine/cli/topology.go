@@ -26,7 +26,7 @@ png run Graphviz's dot (Debian package graphviz) and write the picture to -o.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var t api.Topology
-			if err := call("topology", nil, &t); err != nil {
+			if err := call(api.TopologyRequest{}, &t); err != nil {
 				return err
 			}
 			switch format {

@@ -446,131 +446,84 @@ func (d *Daemon) handleRun(s *api.ServerConn) {
 	s.Reply(api.RunResult{ID: c.ID, ExitCode: &code}, nil)
 }
 
-func init() {
-	handlers["ps"] = func(d *Daemon, s *api.ServerConn) (any, error) {
-		var req api.NameRequest
-		if err := s.Decode(&req); err != nil {
-			return nil, err
+// handlePs lists containers, running ones or, with All, every one.
+func (d *Daemon) handlePs(req api.PsRequest) ([]api.PsEntry, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []api.PsEntry
+	for _, c := range d.containers {
+		if !req.All && !c.running() {
+			continue
 		}
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		var out []api.PsEntry
-		for _, c := range d.containers {
-			if !req.All && !c.running() {
-				continue
-			}
-			out = append(out, api.PsEntry{
-				ID: c.ID, Image: c.Image, Command: strings.Join(c.Cmd, " "), Created: c.Created,
-				Names: c.Name, Running: c.running(), ExitCode: c.ExitCode, Ports: portsColumn(c),
-				Finished: c.FinishedAt, Started: c.StartedAt,
-			})
-		}
-		return out, nil
+		out = append(out, api.PsEntry{
+			ID: c.ID, Image: c.Image, Command: strings.Join(c.Cmd, " "), Created: c.Created,
+			Names: c.Name, Running: c.running(), ExitCode: c.ExitCode, Ports: portsColumn(c),
+			Finished: c.FinishedAt, Started: c.StartedAt,
+		})
 	}
-	handlers["inspect"] = func(d *Daemon, s *api.ServerConn) (any, error) {
-		var req api.NameRequest
-		if err := s.Decode(&req); err != nil {
-			return nil, err
-		}
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		var out []any
-		for _, ref := range req.Names {
-			c, err := d.container(ref)
-			if err != nil {
-				if n, nerr := d.network(ref); nerr == nil {
-					out = append(out, d.networkJSON(n))
-					continue
-				}
-				return nil, err
-			}
-			out = append(out, d.containerJSON(c))
-		}
-		return out, nil
+	return out, nil
+}
+
+// handleExecInfo says how to enter a running container.
+func (d *Daemon) handleExecInfo(req api.ExecInfoRequest) (api.ExecInfo, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c, err := d.container(req.Container)
+	if err != nil {
+		return api.ExecInfo{}, err
 	}
-	handlers["exec-info"] = func(d *Daemon, s *api.ServerConn) (any, error) {
-		var req api.NameRequest
-		if err := s.Decode(&req); err != nil || len(req.Names) != 1 {
-			return nil, errors.New("exec needs exactly one container")
-		}
+	if !c.running() {
+		return api.ExecInfo{}, fmt.Errorf("container %s is not running", c.ID)
+	}
+	return api.ExecInfo{ID: c.ID, Pid: c.Pid, Hostname: c.Hostname}, nil
+}
+
+// handleKill signals each named container's first process.
+func (d *Daemon) handleKill(req api.KillRequest) ([]string, error) {
+	sig := syscall.Signal(req.Signal)
+	if sig == 0 {
+		sig = syscall.SIGKILL
+	}
+	return d.eachContainer(req.Names, func(c *Container) error {
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		c, err := d.container(req.Names[0])
-		if err != nil {
-			return nil, err
-		}
 		if !c.running() {
-			return nil, fmt.Errorf("container %s is not running", c.ID)
+			return fmt.Errorf("cannot kill container: %s: container %s is not running", c.Name, c.ID)
 		}
-		return api.ExecInfo{ID: c.ID, Pid: c.Pid, Hostname: c.Hostname}, nil
-	}
-	handlers["logs"] = func(d *Daemon, s *api.ServerConn) (any, error) {
-		var req api.NameRequest
-		if err := s.Decode(&req); err != nil || len(req.Names) != 1 {
-			return nil, errors.New("logs needs exactly one container")
+		return c.cmd.Process.Signal(sig)
+	})
+}
+
+// handleStop stops each named container.
+func (d *Daemon) handleStop(req api.StopRequest) ([]string, error) {
+	return d.eachContainer(req.Names, func(c *Container) error {
+		d.stop(c, time.Duration(req.Timeout)*time.Second)
+		return nil
+	})
+}
+
+// handleRm removes each named container; a running one only with Force.
+func (d *Daemon) handleRm(req api.RmRequest) ([]string, error) {
+	return d.eachContainer(req.Names, func(c *Container) error {
+		d.mu.Lock()
+		running := c.running()
+		d.mu.Unlock()
+		if running {
+			if !req.Force {
+				return fmt.Errorf("cannot remove container \"/%s\": container is running: stop the container before removing or force remove", c.Name)
+			}
+			d.stop(c, 0)
 		}
 		d.mu.Lock()
-		defer d.mu.Unlock()
-		c, err := d.container(req.Names[0])
-		if err != nil {
-			return nil, err
-		}
-		return c.LogPath(), nil
-	}
-	handlers["kill"] = func(d *Daemon, s *api.ServerConn) (any, error) {
-		var req api.NameRequest
-		if err := s.Decode(&req); err != nil {
-			return nil, err
-		}
-		sig := syscall.Signal(req.Signal)
-		if sig == 0 {
-			sig = syscall.SIGKILL
-		}
-		return d.eachContainer(req.Names, func(c *Container) error {
-			d.mu.Lock()
-			defer d.mu.Unlock()
-			if !c.running() {
-				return fmt.Errorf("cannot kill container: %s: container %s is not running", c.Name, c.ID)
-			}
-			return c.cmd.Process.Signal(sig)
-		})
-	}
-	handlers["stop"] = func(d *Daemon, s *api.ServerConn) (any, error) {
-		var req api.NameRequest
-		if err := s.Decode(&req); err != nil {
-			return nil, err
-		}
-		return d.eachContainer(req.Names, func(c *Container) error {
-			d.stop(c, time.Duration(req.Timeout)*time.Second)
-			return nil
-		})
-	}
-	handlers["rm"] = func(d *Daemon, s *api.ServerConn) (any, error) {
-		var req api.NameRequest
-		if err := s.Decode(&req); err != nil {
-			return nil, err
-		}
-		return d.eachContainer(req.Names, func(c *Container) error {
-			d.mu.Lock()
-			running := c.running()
-			d.mu.Unlock()
-			if running {
-				if !req.Force {
-					return fmt.Errorf("cannot remove container \"/%s\": container is running: stop the container before removing or force remove", c.Name)
-				}
-				d.stop(c, 0)
-			}
-			d.mu.Lock()
-			d.remove(c)
-			d.stateChanged()
-			d.mu.Unlock()
-			return nil
-		})
-	}
+		d.remove(c)
+		d.stateChanged()
+		d.mu.Unlock()
+		return nil
+	})
 }
 
 // eachContainer applies fn to each named container, without holding d.mu.
-func (d *Daemon) eachContainer(names []string, fn func(*Container) error) (any, error) {
+func (d *Daemon) eachContainer(names []string, fn func(*Container) error) ([]string, error) {
 	return eachName(names, func(ref string) error {
 		d.mu.Lock()
 		c, err := d.container(ref)

@@ -175,9 +175,43 @@ func (d *Daemon) Shutdown() {
 	}
 }
 
-type handler func(d *Daemon, s *api.ServerConn) (any, error)
+// handler serves one request and replies to it.
+type handler func(d *Daemon, s *api.ServerConn)
 
-var handlers = map[string]handler{}
+// handlers is every operation the daemon serves, by name. run replies
+// itself, as an attached run answers twice; the others answer once.
+var handlers = map[string]handler{
+	api.OpRun:               (*Daemon).handleRun,
+	api.OpPs:                unary((*Daemon).handlePs),
+	api.OpInspect:           unary((*Daemon).handleInspect),
+	api.OpExecInfo:          unary((*Daemon).handleExecInfo),
+	api.OpLogs:              unary((*Daemon).handleLogs),
+	api.OpKill:              unary((*Daemon).handleKill),
+	api.OpStop:              unary((*Daemon).handleStop),
+	api.OpRm:                unary((*Daemon).handleRm),
+	api.OpPort:              unary((*Daemon).handlePort),
+	api.OpNetworkLs:         unary((*Daemon).handleNetworkLs),
+	api.OpNetworkInspect:    unary((*Daemon).handleNetworkInspect),
+	api.OpNetworkCreate:     unary((*Daemon).handleNetworkCreate),
+	api.OpNetworkRm:         unary((*Daemon).handleNetworkRm),
+	api.OpNetworkConnect:    unary((*Daemon).handleNetworkConnect),
+	api.OpNetworkDisconnect: unary((*Daemon).handleNetworkDisconnect),
+	api.OpTopology:          unary((*Daemon).handleTopology),
+}
+
+// unary makes a handler of a function from the operation's request type to
+// its response: it decodes the body into Req and replies once.
+func unary[Req api.Operation, Resp any](f func(d *Daemon, req Req) (Resp, error)) handler {
+	return func(d *Daemon, s *api.ServerConn) {
+		var req Req
+		if err := s.Decode(&req); err != nil {
+			s.Reply(nil, fmt.Errorf("bad %s request: %w", req.Op(), err))
+			return
+		}
+		out, err := f(d, req)
+		s.Reply(out, err)
+	}
+}
 
 func (d *Daemon) serve(c *net.UnixConn) {
 	s, err := api.Accept(c)
@@ -187,17 +221,12 @@ func (d *Daemon) serve(c *net.UnixConn) {
 		return
 	}
 	defer s.Close()
-	if s.Req.Op == "run" {
-		d.handleRun(s)
-		return
-	}
 	h, ok := handlers[s.Req.Op]
 	if !ok {
 		s.Reply(nil, fmt.Errorf("unknown operation %q", s.Req.Op))
 		return
 	}
-	out, err := h(d, s)
-	s.Reply(out, err)
+	h(d, s)
 }
 
 // stateChanged asks the state writer to write the state file soon. Writing

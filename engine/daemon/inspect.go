@@ -3,9 +3,36 @@
 package daemon
 
 import (
+	"encoding/json"
 	"strings"
 	"time"
+
+	"github.com/nslab/nslab/engine/api"
 )
+
+// handleInspect inspects containers or, for a name that is no container,
+// networks, as docker inspect does.
+func (d *Daemon) handleInspect(req api.InspectRequest) (api.InspectResponse, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out api.InspectResponse
+	for _, ref := range req.Names {
+		var obj any
+		if c, err := d.container(ref); err == nil {
+			obj = d.containerJSON(c)
+		} else if n, nerr := d.network(ref); nerr == nil {
+			obj = d.networkJSON(n)
+		} else {
+			return nil, err
+		}
+		b, err := json.Marshal(obj)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
 
 // containerJSON renders `inspect` in Docker's shape (the fields the labs and
 // the notes use). Call with d.mu held.

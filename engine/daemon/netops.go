@@ -18,41 +18,42 @@ import (
 
 const optBridgeName = "com.docker.network.bridge.name"
 
-func init() {
-	handlers["network-create"] = func(d *Daemon, s *api.ServerConn) (any, error) {
-		var req api.NetworkCreate
-		if err := s.Decode(&req); err != nil {
-			return nil, err
-		}
+// handleNetworkCreate creates a bridge network.
+func (d *Daemon) handleNetworkCreate(req api.NetworkCreate) (api.NetworkCreateResponse, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n, err := d.createNetwork(req)
+	if err != nil {
+		return api.NetworkCreateResponse{}, err
+	}
+	d.stateChanged()
+	return api.NetworkCreateResponse{ID: n.ID}, nil
+}
+
+// handleNetworkRm removes each named network.
+func (d *Daemon) handleNetworkRm(req api.NetworkRmRequest) ([]string, error) {
+	return eachName(req.Names, func(ref string) error {
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		n, err := d.createNetwork(req)
-		if err != nil {
-			return nil, err
-		}
 		d.stateChanged()
-		return n.ID, nil
-	}
-	handlers["network-rm"] = func(d *Daemon, s *api.ServerConn) (any, error) {
-		var req api.NameRequest
-		if err := s.Decode(&req); err != nil {
-			return nil, err
-		}
-		return eachName(req.Names, func(ref string) error {
-			d.mu.Lock()
-			defer d.mu.Unlock()
-			d.stateChanged()
-			return d.removeNetwork(ref)
-		})
-	}
-	handlers["network-connect"] = endpointOp(func(d *Daemon, c *Container, n *Network, ep *Endpoint, req api.Connect) error {
+		return d.removeNetwork(ref)
+	})
+}
+
+// handleNetworkConnect connects a running container to a network.
+func (d *Daemon) handleNetworkConnect(req api.NetworkConnectRequest) (struct{}, error) {
+	return struct{}{}, d.endpointOp(req.Network, req.Container, func(c *Container, n *Network, ep *Endpoint) error {
 		if ep != nil {
 			return fmt.Errorf("endpoint with name %s already exists in network %s", c.Name, n.Name)
 		}
 		_, err := d.attach(c, n, req.Aliases, req.IP)
 		return err
 	})
-	handlers["network-disconnect"] = endpointOp(func(d *Daemon, c *Container, n *Network, ep *Endpoint, req api.Connect) error {
+}
+
+// handleNetworkDisconnect disconnects a container from a network.
+func (d *Daemon) handleNetworkDisconnect(req api.NetworkDisconnectRequest) (struct{}, error) {
+	return struct{}{}, d.endpointOp(req.Network, req.Container, func(c *Container, n *Network, ep *Endpoint) error {
 		if ep == nil {
 			return fmt.Errorf("container %s is not connected to network %s", c.ID[:12], n.Name)
 		}
@@ -61,43 +62,37 @@ func init() {
 	})
 }
 
-// endpointOp is a connect or disconnect handler: it resolves the container
-// and network under the lock, finds the container's endpoint on that
-// network (nil if none), and runs fn.
-func endpointOp(fn func(d *Daemon, c *Container, n *Network, ep *Endpoint, req api.Connect) error) handler {
-	return func(d *Daemon, s *api.ServerConn) (any, error) {
-		var req api.Connect
-		if err := s.Decode(&req); err != nil {
-			return nil, err
-		}
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		c, n, err := d.connectTarget(req)
-		if err != nil {
-			return nil, err
-		}
-		var ep *Endpoint
-		for _, e := range c.Endpoints {
-			if e.NetworkID == n.ID {
-				ep = e
-			}
-		}
-		if err := fn(d, c, n, ep, req); err != nil {
-			return nil, err
-		}
-		d.stateChanged()
-		return nil, nil
+// endpointOp is a connect or disconnect: it resolves the container and
+// network under the lock, finds the container's endpoint on that network
+// (nil if none), and runs fn.
+func (d *Daemon) endpointOp(network, ctr string, fn func(c *Container, n *Network, ep *Endpoint) error) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c, n, err := d.connectTarget(network, ctr)
+	if err != nil {
+		return err
 	}
+	var ep *Endpoint
+	for _, e := range c.Endpoints {
+		if e.NetworkID == n.ID {
+			ep = e
+		}
+	}
+	if err := fn(c, n, ep); err != nil {
+		return err
+	}
+	d.stateChanged()
+	return nil
 }
 
 // connectTarget resolves the container and network of a connect or
 // disconnect and checks that the container can have endpoints.
-func (d *Daemon) connectTarget(req api.Connect) (*Container, *Network, error) {
-	n, err := d.network(req.Network)
+func (d *Daemon) connectTarget(network, ctr string) (*Container, *Network, error) {
+	n, err := d.network(network)
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := d.container(req.Container)
+	c, err := d.container(ctr)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"sort"
@@ -72,34 +73,35 @@ func (d *Daemon) networkByName(name string) *Network {
 	return nil
 }
 
-func init() {
-	handlers["network-ls"] = func(d *Daemon, s *api.ServerConn) (any, error) {
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		var out []api.NetworkSummary
-		for _, n := range d.networks {
-			out = append(out, api.NetworkSummary{ID: n.ID, Name: n.Name, Driver: n.Driver, Scope: "local"})
-		}
-		sort.Slice(out, func(i, j int) bool { return naturalLess(out[i].Name, out[j].Name) })
-		return out, nil
+// handleNetworkLs lists the networks in docker network ls's order.
+func (d *Daemon) handleNetworkLs(api.NetworkLsRequest) ([]api.NetworkSummary, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []api.NetworkSummary
+	for _, n := range d.networks {
+		out = append(out, api.NetworkSummary{ID: n.ID, Name: n.Name, Driver: n.Driver, Scope: "local"})
 	}
-	handlers["network-inspect"] = func(d *Daemon, s *api.ServerConn) (any, error) {
-		var req api.NameRequest
-		if err := s.Decode(&req); err != nil {
+	sort.Slice(out, func(i, j int) bool { return naturalLess(out[i].Name, out[j].Name) })
+	return out, nil
+}
+
+// handleNetworkInspect inspects networks.
+func (d *Daemon) handleNetworkInspect(req api.NetworkInspectRequest) (api.InspectResponse, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out api.InspectResponse
+	for _, ref := range req.Names {
+		n, err := d.network(ref)
+		if err != nil {
 			return nil, err
 		}
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		var out []ordered
-		for _, ref := range req.Names {
-			n, err := d.network(ref)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, d.networkJSON(n))
+		b, err := json.Marshal(d.networkJSON(n))
+		if err != nil {
+			return nil, err
 		}
-		return out, nil
+		out = append(out, b)
 	}
+	return out, nil
 }
 
 // networkJSON renders a network in Docker's `network inspect` shape (the

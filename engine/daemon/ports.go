@@ -191,18 +191,13 @@ func portBindingsJSON(c *Container) map[string][]hostBinding {
 	return out
 }
 
-func init() {
-	handlers["port"] = func(d *Daemon, s *api.ServerConn) (any, error) {
-		var req api.NameRequest
-		if err := s.Decode(&req); err != nil || len(req.Names) != 1 {
-			return nil, errors.New("port needs exactly one container")
-		}
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		c, err := d.container(req.Names[0])
-		if err != nil {
-			return nil, err
-		}
-		return c.Ports, nil
+// handlePort lists a container's published ports.
+func (d *Daemon) handlePort(req api.PortRequest) ([]portmap.Binding, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c, err := d.container(req.Container)
+	if err != nil {
+		return nil, err
 	}
+	return c.Ports, nil
 }

@@ -176,3 +176,14 @@ func (l *jsonLog) copy(stream string, r io.Reader, tee io.Writer) {
 		}
 	}
 }
+
+// handleLogs says where a container's log is; the CLI reads it.
+func (d *Daemon) handleLogs(req api.LogsRequest) (api.LogsResponse, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c, err := d.container(req.Container)
+	if err != nil {
+		return api.LogsResponse{}, err
+	}
+	return api.LogsResponse{Path: c.LogPath()}, nil
+}
