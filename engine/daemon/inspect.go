@@ -36,41 +36,30 @@ func (d *Daemon) handleInspect(req api.InspectRequest) (api.InspectResponse, err
 
 // containerJSON renders `inspect` in Docker's shape (the fields the labs and
 // the notes use). Call with d.mu held.
-func (d *Daemon) containerJSON(c *Container) ordered {
-	networks := map[string]any{}
-	ns := ordered{
-		{"Bridge", ""}, {"SandboxID", c.SandboxID}, {"SandboxKey", c.SandboxKey},
-		{"Ports", portsJSON(c)},
-	}
+func (d *Daemon) containerJSON(c *Container) api.ContainerJSON {
+	networks := map[string]*api.EndpointSettings{}
 	var primary *Endpoint
 	for _, ep := range c.Endpoints {
 		if primary == nil {
 			primary = ep
 		}
-		networks[ep.Network] = ordered{
-			{"IPAMConfig", nil}, {"Links", nil}, {"Aliases", ep.Aliases}, {"MacAddress", ep.MAC},
-			{"NetworkID", ep.NetworkID}, {"EndpointID", ep.EndpointID}, {"Gateway", ep.Gateway.String()},
-			{"IPAddress", ep.Addr.Addr().String()}, {"IPPrefixLen", ep.Addr.Bits()},
-			{"IPv6Gateway", ""}, {"GlobalIPv6Address", ""}, {"GlobalIPv6PrefixLen", 0}, {"DNSNames", ep.DNSNames},
+		networks[ep.Network] = &api.EndpointSettings{
+			Aliases: ep.Aliases, MacAddress: ep.MAC,
+			NetworkID: ep.NetworkID, EndpointID: ep.EndpointID, Gateway: ep.Gateway.String(),
+			IPAddress: ep.Addr.Addr().String(), IPPrefixLen: ep.Addr.Bits(), DNSNames: ep.DNSNames,
 		}
 	}
 	if (c.NetworkMode == "host" || c.NetworkMode == "none") && c.running() {
 		if n := d.networkByName(c.NetworkMode); n != nil {
-			networks[c.NetworkMode] = ordered{
-				{"IPAMConfig", nil}, {"Links", nil}, {"Aliases", nil}, {"MacAddress", ""},
-				{"NetworkID", n.ID}, {"EndpointID", ""}, {"Gateway", ""}, {"IPAddress", ""},
-				{"IPPrefixLen", 0}, {"IPv6Gateway", ""}, {"GlobalIPv6Address", ""}, {"GlobalIPv6PrefixLen", 0}, {"DNSNames", nil},
-			}
+			networks[c.NetworkMode] = &api.EndpointSettings{NetworkID: n.ID}
 		}
 	}
-	gw, ip, plen, mac := "", "", 0, ""
-	if primary != nil && primary.Network == "bridge" {
-		gw, ip, plen, mac = primary.Gateway.String(), primary.Addr.Addr().String(), primary.Addr.Bits(), primary.MAC
+	ns := &api.NetworkSettings{
+		SandboxID: c.SandboxID, SandboxKey: c.SandboxKey, Ports: portsJSON(c), Networks: networks,
 	}
-	ns = append(ns, ordered{
-		{"Gateway", gw}, {"IPAddress", ip}, {"IPPrefixLen", plen}, {"MacAddress", mac},
-		{"Networks", networks},
-	}...)
+	if primary != nil && primary.Network == "bridge" {
+		ns.Gateway, ns.IPAddress, ns.IPPrefixLen, ns.MacAddress = primary.Gateway.String(), primary.Addr.Addr().String(), primary.Addr.Bits(), primary.MAC
+	}
 	ts := func(t time.Time) string {
 		if t.IsZero() {
 			return "0001-01-01T00:00:00Z"
@@ -87,27 +76,23 @@ func (d *Daemon) containerJSON(c *Container) ordered {
 			hostsPath, resolvPath, hostnamePath = x.file("hosts"), x.file("resolv.conf"), x.file("hostname")
 		}
 	}
-	return ordered{
-		{"Id", c.ID},
-		{"Created", ts(c.Created)},
-		{"Path", path},
-		{"Args", args},
-		{"State", ordered{
-			{"Status", c.Status}, {"Running", c.running()}, {"Paused", false}, {"Restarting", false},
-			{"OOMKilled", false}, {"Dead", false}, {"Pid", c.Pid}, {"ExitCode", c.ExitCode}, {"Error", ""},
-			{"StartedAt", ts(c.StartedAt)}, {"FinishedAt", ts(c.FinishedAt)},
-		}},
-		{"Image", c.Image},
-		{"ResolvConfPath", resolvPath},
-		{"HostnamePath", hostnamePath},
-		{"HostsPath", hostsPath},
-		{"LogPath", c.LogPath()},
-		{"Name", "/" + c.Name},
-		{"HostConfig", ordered{{"NetworkMode", c.NetworkMode}, {"PidMode", c.PidMode}, {"AutoRemove", c.AutoRemove}, {"PortBindings", portBindingsJSON(c)}}},
-		{"Config", ordered{
-			{"Hostname", c.Hostname}, {"Tty", c.Tty}, {"OpenStdin", c.OpenStdin},
-			{"Cmd", c.Cmd}, {"Image", c.Image},
-		}},
-		{"NetworkSettings", ns},
+	return api.ContainerJSON{
+		ID:      c.ID,
+		Created: ts(c.Created),
+		Path:    path,
+		Args:    args,
+		State: &api.ContainerState{
+			Status: c.Status, Running: c.running(), Pid: c.Pid, ExitCode: c.ExitCode,
+			StartedAt: ts(c.StartedAt), FinishedAt: ts(c.FinishedAt),
+		},
+		Image:           c.Image,
+		ResolvConfPath:  resolvPath,
+		HostnamePath:    hostnamePath,
+		HostsPath:       hostsPath,
+		LogPath:         c.LogPath(),
+		Name:            "/" + c.Name,
+		HostConfig:      &api.HostConfig{NetworkMode: c.NetworkMode, PidMode: c.PidMode, AutoRemove: c.AutoRemove, PortBindings: portBindingsJSON(c)},
+		Config:          &api.Config{Hostname: c.Hostname, Tty: c.Tty, OpenStdin: c.OpenStdin, Cmd: c.Cmd, Image: c.Image},
+		NetworkSettings: ns,
 	}
 }

@@ -106,17 +106,13 @@ func (d *Daemon) handleNetworkInspect(req api.NetworkInspectRequest) (api.Inspec
 
 // networkJSON renders a network in Docker's `network inspect` shape (the
 // struct order of Docker before v29). Call with d.mu held.
-func (d *Daemon) networkJSON(n *Network) ordered {
-	containers := map[string]any{}
+func (d *Daemon) networkJSON(n *Network) api.NetworkResource {
+	containers := map[string]api.EndpointResource{}
 	for _, c := range d.containers {
 		for _, ep := range c.Endpoints {
 			if ep.NetworkID == n.ID && c.running() {
-				containers[c.ID] = ordered{
-					{"Name", c.Name},
-					{"EndpointID", ep.EndpointID},
-					{"MacAddress", ep.MAC},
-					{"IPv4Address", ep.Addr.String()},
-					{"IPv6Address", ""},
+				containers[c.ID] = api.EndpointResource{
+					Name: c.Name, EndpointID: ep.EndpointID, MacAddress: ep.MAC, IPv4Address: ep.Addr.String(),
 				}
 			}
 		}
@@ -124,24 +120,20 @@ func (d *Daemon) networkJSON(n *Network) ordered {
 	if n.Driver == "host" || n.Driver == "null" {
 		for _, c := range d.containers {
 			if c.running() && c.NetworkMode == n.Name {
-				containers[c.ID] = ordered{
-					{"Name", c.Name}, {"EndpointID", c.SandboxID}, {"MacAddress", ""},
-					{"IPv4Address", ""}, {"IPv6Address", ""},
-				}
+				containers[c.ID] = api.EndpointResource{Name: c.Name, EndpointID: c.SandboxID}
 			}
 		}
 	}
-	var ipamConfig []any
-	ipamOptions := any(map[string]string{})
+	ipam := api.IPAM{Driver: "default", Options: map[string]string{}, Config: []api.IPAMConfig{}}
 	options := map[string]string{}
 	for k, v := range n.Options {
 		options[k] = v
 	}
 	if n.Driver == "bridge" {
-		ipamConfig = append(ipamConfig, ordered{{"Subnet", n.Subnet.String()}, {"Gateway", n.Gateway.String()}})
+		ipam.Config = append(ipam.Config, api.IPAMConfig{Subnet: n.Subnet.String(), Gateway: n.Gateway.String()})
 	}
 	if n.Default {
-		ipamOptions = nil
+		ipam.Options = nil
 		options = map[string]string{
 			"com.docker.network.bridge.default_bridge":       "true",
 			"com.docker.network.bridge.enable_icc":           "true",
@@ -151,25 +143,17 @@ func (d *Daemon) networkJSON(n *Network) ordered {
 			"com.docker.network.driver.mtu":                  fmt.Sprint(n.MTU),
 		}
 	}
-	if ipamConfig == nil {
-		ipamConfig = []any{}
-	}
-	return ordered{
-		{"Name", n.Name},
-		{"Id", n.ID},
-		{"Created", n.Created.Format(time.RFC3339Nano)},
-		{"Scope", "local"},
-		{"Driver", n.Driver},
-		{"EnableIPv6", false},
-		{"IPAM", ordered{{"Driver", "default"}, {"Options", ipamOptions}, {"Config", ipamConfig}}},
-		{"Internal", n.Internal},
-		{"Attachable", false},
-		{"Ingress", false},
-		{"ConfigFrom", ordered{{"Network", ""}}},
-		{"ConfigOnly", false},
-		{"Containers", containers},
-		{"Options", options},
-		{"Labels", map[string]string{}},
+	return api.NetworkResource{
+		Name:       n.Name,
+		ID:         n.ID,
+		Created:    n.Created,
+		Scope:      "local",
+		Driver:     n.Driver,
+		IPAM:       ipam,
+		Internal:   n.Internal,
+		Containers: containers,
+		Options:    options,
+		Labels:     map[string]string{},
 	}
 }
 

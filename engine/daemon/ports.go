@@ -156,27 +156,22 @@ func portsColumn(c *Container) string {
 	return strings.Join(parts, ", ")
 }
 
-type hostBinding struct {
-	HostIp   string
-	HostPort string
-}
-
 // portsJSON is NetworkSettings.Ports: each exposed port, with its host
 // bindings while the container runs, or null.
-func portsJSON(c *Container) map[string][]hostBinding {
-	out := map[string][]hostBinding{}
+func portsJSON(c *Container) api.PortMap {
+	out := api.PortMap{}
 	for _, e := range c.Exposed {
 		out[e.Key()] = nil
 	}
 	for _, b := range c.Ports {
-		out[b.Key()] = append(out[b.Key()], hostBinding{b.HostIP.String(), fmt.Sprint(b.HostPort)})
+		out[b.Key()] = append(out[b.Key()], api.PortBinding{HostIP: b.HostIP.String(), HostPort: fmt.Sprint(b.HostPort)})
 	}
 	return out
 }
 
 // portBindingsJSON is HostConfig.PortBindings: what was asked for.
-func portBindingsJSON(c *Container) map[string][]hostBinding {
-	out := map[string][]hostBinding{}
+func portBindingsJSON(c *Container) api.PortMap {
+	out := api.PortMap{}
 	for _, b := range c.Bindings {
 		hp := ""
 		if b.HostPort != 0 {
@@ -186,7 +181,7 @@ func portBindingsJSON(c *Container) map[string][]hostBinding {
 		if b.HostIP.IsUnspecified() {
 			ip = ""
 		}
-		out[b.Key()] = append(out[b.Key()], hostBinding{ip, hp})
+		out[b.Key()] = append(out[b.Key()], api.PortBinding{HostIP: ip, HostPort: hp})
 	}
 	return out
 }
