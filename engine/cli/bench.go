@@ -50,7 +50,7 @@ func benchCmd() *cobra.Command {
 	}
 	c.PersistentFlags().IntVarP(&n, "count", "n", 10, "Number of containers")
 	check := func() error {
-		if err := requireLabHost(); err != nil {
+		if err := labhost.Require(); err != nil {
 			return err
 		}
 		if n < 1 {

@@ -114,20 +114,7 @@ func newRoot() *cobra.Command {
 	return root
 }
 
-// call is api.Call on the lab host's daemon socket, with a clear error
-// outside a lab host.
+// call is labhost.CallDaemon.
 func call(req api.Operation, out any, files ...*os.File) error {
-	if err := requireLabHost(); err != nil {
-		return err
-	}
-	return api.Call(labhost.SocketPath, req, out, files...)
-}
-
-// requireLabHost fails, saying what to do, outside a lab host: nslab acts
-// only on lab hosts.
-func requireLabHost() error {
-	if !labhost.InLabHost() {
-		return errors.New("not inside a lab host: nslab never touches the real host's network. Start one with `nslab shell` or `nslab sandbox -- COMMAND` (as root), or set NSLAB_HOST")
-	}
-	return nil
+	return labhost.CallDaemon(req, out, files...)
 }

@@ -72,7 +72,7 @@ func runCmd() *cobra.Command {
 // run starts a container and, unless detached, waits for it and returns its
 // exit code.
 func run(o api.RunOptions) (int, error) {
-	if err := requireLabHost(); err != nil {
+	if err := labhost.Require(); err != nil {
 		return 0, err
 	}
 	conn, err := api.Dial(labhost.SocketPath)

@@ -45,7 +45,7 @@ func benchDNSCmd() *cobra.Command {
 		Short: "Measure the embedded DNS server and dnsmasq from inside a container (UDP/TCP, 1 and 16 clients)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := requireLabHost(); err != nil {
+			if err := labhost.Require(); err != nil {
 				return err
 			}
 			if total < 16 || total > 200000 {

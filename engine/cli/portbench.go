@@ -40,7 +40,7 @@ func benchPortsCmd(count *int) *cobra.Command {
 		Short: "Time run -d with 0, 1 and 10 published ports while N containers already publish one each",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := requireLabHost(); err != nil {
+			if err := labhost.Require(); err != nil {
 				return err
 			}
 			n := *count

@@ -108,7 +108,7 @@ func hostCmd() *cobra.Command {
 		Short: "Run a command on the lab host itself (ip, brctl, iptables-save, ip monitor, ...)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := requireLabHost(); err != nil {
+			if err := labhost.Require(); err != nil {
 				return err
 			}
 			path, err := exec.LookPath(args[0])
@@ -131,7 +131,7 @@ the simulated internet, where example.com (203.0.113.80) and the upstream DNS
 server (203.0.113.53) live. Use it to reach published ports from outside.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := requireLabHost(); err != nil {
+			if err := labhost.Require(); err != nil {
 				return err
 			}
 			nsenter, err := exec.LookPath("nsenter")

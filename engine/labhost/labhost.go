@@ -30,6 +30,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nslab/nslab/engine/api"
 	"golang.org/x/sys/unix"
 )
 
@@ -235,6 +236,24 @@ func InsideEnv(environ []string, hostEnv string) []string {
 func InLabHost() bool {
 	_, err := os.Stat(MarkerFile)
 	return err == nil
+}
+
+// Require fails, saying what to do, outside a lab host: nslab acts only on
+// lab hosts.
+func Require() error {
+	if !InLabHost() {
+		return errors.New("not inside a lab host: nslab never touches the real host's network. Start one with `nslab shell` or `nslab sandbox -- COMMAND` (as root), or set NSLAB_HOST")
+	}
+	return nil
+}
+
+// CallDaemon is api.Call on this lab host's daemon socket, with a clear
+// error outside a lab host.
+func CallDaemon(req api.Operation, out any, files ...*os.File) error {
+	if err := Require(); err != nil {
+		return err
+	}
+	return api.Call(SocketPath, req, out, files...)
 }
 
 // nsenterArgs are nsenter's arguments to join every namespace of the lab
