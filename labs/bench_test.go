@@ -19,7 +19,7 @@ import (
 //	go test ./labs -run '^$' -bench . -benchtime 1x
 //
 // Each iteration runs `nslab bench attach|run -n N` in the lab host (see
-// engine/cli/bench.go) and reports the median and 90th percentile of the N
+// engine/bench/bench.go) and reports the median and 90th percentile of the N
 // per-container timings; ns/op, the time of a whole iteration, is hidden.
 var benchSizes = []int{1, 10, 100, 500}
 

@@ -13,6 +13,7 @@ import (
 	"runtime"
 
 	"github.com/nslab/nslab/engine/api"
+	"github.com/nslab/nslab/engine/bench"
 	"github.com/nslab/nslab/engine/container"
 	"github.com/nslab/nslab/engine/daemon"
 	"github.com/nslab/nslab/engine/dns"
@@ -109,7 +110,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(
 		sandboxCmd(), shellCmd(), hostCmd(), outsideCmd(), runCmd(), execCmd(), psCmd(), logsCmd(), stopCmd(), killCmd(),
 		rmCmd(), inspectCmd(), networkCmd(), portCmd(), labCmd(), topologyCmd(),
-		benchCmd(),
+		bench.Cmd(),
 	)
 	return root
 }
