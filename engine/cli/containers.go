@@ -443,7 +443,7 @@ func inspectCommand(use, short string, req func(names []string) api.Operation) *
 			if err := call(req(args), &raw); err != nil {
 				return err
 			}
-			return printInspect(raw, format)
+			return printInspect(os.Stdout, raw, format)
 		},
 	}
 	c.Flags().StringVarP(&format, "format", "f", "", "Format output using a Go template")
@@ -453,7 +453,7 @@ func inspectCommand(use, short string, req func(names []string) api.Operation) *
 // printInspect prints objects as Docker does: a JSON array indented by four
 // spaces, or one line per object from a Go template. Templates see the JSON
 // as maps, with Docker's json, join, lower, upper, split and title functions.
-func printInspect(raw []json.RawMessage, format string) error {
+func printInspect(w io.Writer, raw []json.RawMessage, format string) error {
 	if format == "" {
 		var buf bytes.Buffer
 		buf.WriteString("[")
@@ -470,7 +470,7 @@ func printInspect(raw []json.RawMessage, format string) error {
 			buf.WriteString("\n")
 		}
 		buf.WriteString("]\n")
-		_, err := os.Stdout.Write(buf.Bytes())
+		_, err := w.Write(buf.Bytes())
 		return err
 	}
 	tmpl, err := template.New("").Funcs(template.FuncMap{
@@ -499,7 +499,9 @@ func printInspect(raw []json.RawMessage, format string) error {
 			return fmt.Errorf("template: %w", err)
 		}
 		out.WriteString("\n")
-		os.Stdout.Write(out.Bytes())
+		if _, err := w.Write(out.Bytes()); err != nil {
+			return err
+		}
 	}
 	return nil
 }

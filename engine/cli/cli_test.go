@@ -1,0 +1,161 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nslab/nslab/engine/api"
+)
+
+func TestQuoteCommand(t *testing.T) {
+	for in, want := range map[string]string{
+		"sleep 1000":                   `"sleep 1000"`,
+		"":                             `""`,
+		"1234567890123456789":          `"1234567890123456789"`,
+		"12345678901234567890":         `"1234567890123456789…"`,
+		"sh -c while true; do :; done": `"sh -c while true; d…"`,
+		"héllo wörld ünïcode lines":    `"héllo wörld ünïcode…"`,
+	} {
+		if got := quoteCommand(in); got != want {
+			t.Errorf("quoteCommand(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+func TestHumanDuration(t *testing.T) {
+	for _, c := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{500 * time.Millisecond, "Less than a second"},
+		{time.Second, "1 second"},
+		{59 * time.Second, "59 seconds"},
+		{60 * time.Second, "About a minute"},
+		{119 * time.Second, "About a minute"},
+		{2 * time.Minute, "2 minutes"},
+		{59 * time.Minute, "59 minutes"},
+		{60 * time.Minute, "About an hour"},
+		{89 * time.Minute, "About an hour"},
+		{90 * time.Minute, "2 hours"},
+		{47 * time.Hour, "47 hours"},
+		{48 * time.Hour, "2 days"},
+	} {
+		if got := humanDuration(c.d); got != c.want {
+			t.Errorf("humanDuration(%v) = %q, want %q", c.d, got, c.want)
+		}
+	}
+}
+
+// ps lists the newest container first, as Docker does.
+func TestSortPs(t *testing.T) {
+	t0 := time.Now()
+	rows := []api.PsEntry{{ID: "old", Created: t0}, {ID: "new", Created: t0.Add(2 * time.Second)}, {ID: "mid", Created: t0.Add(time.Second)}}
+	sortPs(rows)
+	var got []string
+	for _, r := range rows {
+		got = append(got, r.ID)
+	}
+	if strings.Join(got, " ") != "new mid old" {
+		t.Fatalf("ps order %v, want new mid old", got)
+	}
+}
+
+var inspectObjs = []json.RawMessage{
+	json.RawMessage(`{"Name":"/web","State":{"Running":true,"Pid":42},"Config":{"Cmd":["sleep","1000"]},"NetworkSettings":{"Networks":{"bridge":{"IPAddress":"172.17.0.2"}}}}`),
+	json.RawMessage(`{"Name":"/db","State":{"Running":false,"Pid":0},"Config":{"Cmd":null},"NetworkSettings":{"Networks":{}}}`),
+}
+
+// Without -f, inspect prints a JSON array indented by four spaces.
+func TestPrintInspectJSON(t *testing.T) {
+	var b bytes.Buffer
+	if err := printInspect(&b, inspectObjs[:1], ""); err != nil {
+		t.Fatal(err)
+	}
+	want := `[
+    {
+        "Name": "/web",
+        "State": {
+            "Running": true,
+            "Pid": 42
+        },
+        "Config": {
+            "Cmd": [
+                "sleep",
+                "1000"
+            ]
+        },
+        "NetworkSettings": {
+            "Networks": {
+                "bridge": {
+                    "IPAddress": "172.17.0.2"
+                }
+            }
+        }
+    }
+]
+`
+	if b.String() != want {
+		t.Fatalf("inspect printed\n%s\nwant\n%s", b.String(), want)
+	}
+	b.Reset()
+	if err := printInspect(&b, nil, ""); err != nil || b.String() != "[]\n" {
+		t.Fatalf("inspect of nothing printed %q, %v", b.String(), err)
+	}
+}
+
+// -f runs a Go template per object over the JSON, with Docker's functions.
+func TestPrintInspectTemplate(t *testing.T) {
+	for format, want := range map[string]string{
+		"{{.Name}} {{.State.Pid}}":                                                 "/web 42\n/db 0\n",
+		"{{json .Config.Cmd}}":                                                     "[\"sleep\",\"1000\"]\nnull\n",
+		"{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}":                 "172.17.0.2\n\n",
+		"{{upper .Name}}|{{lower \"AB\"}}|{{title \"ab cd\"}}":                     "/WEB|ab|Ab Cd\n/DB|ab|Ab Cd\n",
+		"{{join (split .Name \"/\") \"-\"}}":                                       "-web\n-db\n",
+		"{{with index .NetworkSettings.Networks \"bridge\"}}{{.IPAddress}}{{end}}": "172.17.0.2\n\n",
+		"{{if .State.Running}}up{{else}}down{{end}}":                               "up\ndown\n",
+	} {
+		var b bytes.Buffer
+		if err := printInspect(&b, inspectObjs, format); err != nil {
+			t.Errorf("-f %q: %v", format, err)
+			continue
+		}
+		if b.String() != want {
+			t.Errorf("-f %q printed %q, want %q", format, b.String(), want)
+		}
+	}
+	var b bytes.Buffer
+	if err := printInspect(&b, inspectObjs, "{{.Name"); err == nil || !strings.Contains(err.Error(), "template parsing error") {
+		t.Fatalf("bad template: %v", err)
+	}
+}
+
+// run's flags stop at the image: what follows is the container's command,
+// flags and all, as with docker run.
+func TestRunFlags(t *testing.T) {
+	c := runCmd()
+	if err := c.ParseFlags([]string{"-d", "--name", "web", "-p", "8080:80", "-p", "53/udp", "--network-alias", "a,b", "busybox", "ls", "-l", "--name", "x"}); err != nil {
+		t.Fatal(err)
+	}
+	f := c.Flags()
+	name, _ := f.GetString("name")
+	detach, _ := f.GetBool("detach")
+	publish, _ := f.GetStringArray("publish")
+	aliases, _ := f.GetStringSlice("network-alias")
+	if name != "web" || !detach || strings.Join(publish, " ") != "8080:80 53/udp" || strings.Join(aliases, " ") != "a b" {
+		t.Fatalf("name %q detach %v publish %q aliases %q", name, detach, publish, aliases)
+	}
+	if args := f.Args(); strings.Join(args, " ") != "busybox ls -l --name x" {
+		t.Fatalf("args %q, want the image and its command untouched", args)
+	}
+}
+
+func TestKillSignals(t *testing.T) {
+	for _, name := range []string{"KILL", "TERM", "INT", "HUP", "USR1", "9", "15"} {
+		if _, ok := signals[name]; !ok {
+			t.Errorf("signal %s unknown", name)
+		}
+	}
+}
