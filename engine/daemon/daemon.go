@@ -178,31 +178,51 @@ func (d *Daemon) Shutdown() {
 // handler serves one request and replies to it.
 type handler func(d *Daemon, s *api.ServerConn)
 
-// handlers is every operation the daemon serves, by name. run replies
-// itself, as an attached run answers twice; the others answer once.
-var handlers = map[string]handler{
-	api.OpRun:               (*Daemon).handleRun,
-	api.OpPs:                unary((*Daemon).handlePs),
-	api.OpInspect:           unary((*Daemon).handleInspect),
-	api.OpExecInfo:          unary((*Daemon).handleExecInfo),
-	api.OpLogs:              unary((*Daemon).handleLogs),
-	api.OpKill:              unary((*Daemon).handleKill),
-	api.OpStop:              unary((*Daemon).handleStop),
-	api.OpRm:                unary((*Daemon).handleRm),
-	api.OpPort:              unary((*Daemon).handlePort),
-	api.OpNetworkLs:         unary((*Daemon).handleNetworkLs),
-	api.OpNetworkInspect:    unary((*Daemon).handleNetworkInspect),
-	api.OpNetworkCreate:     unary((*Daemon).handleNetworkCreate),
-	api.OpNetworkRm:         unary((*Daemon).handleNetworkRm),
-	api.OpNetworkConnect:    unary((*Daemon).handleNetworkConnect),
-	api.OpNetworkDisconnect: unary((*Daemon).handleNetworkDisconnect),
-	api.OpTopology:          unary((*Daemon).handleTopology),
+// handlers is every operation the daemon serves, keyed by the operation its
+// request type names, so a handler cannot be filed under another's name.
+// run replies itself, as an attached run answers twice; the others answer
+// once.
+var handlers = table(
+	entry{api.RunOptions{}.Op(), (*Daemon).handleRun},
+	unary((*Daemon).handlePs),
+	unary((*Daemon).handleInspect),
+	unary((*Daemon).handleExecInfo),
+	unary((*Daemon).handleLogs),
+	unary((*Daemon).handleKill),
+	unary((*Daemon).handleStop),
+	unary((*Daemon).handleRm),
+	unary((*Daemon).handlePort),
+	unary((*Daemon).handleNetworkLs),
+	unary((*Daemon).handleNetworkInspect),
+	unary((*Daemon).handleNetworkCreate),
+	unary((*Daemon).handleNetworkRm),
+	unary((*Daemon).handleNetworkConnect),
+	unary((*Daemon).handleNetworkDisconnect),
+	unary((*Daemon).handleTopology),
+)
+
+// entry is one operation's handler.
+type entry struct {
+	op string
+	h  handler
 }
 
-// unary makes a handler of a function from the operation's request type to
-// its response: it decodes the body into Req and replies once.
-func unary[Req api.Operation, Resp any](f func(d *Daemon, req Req) (Resp, error)) handler {
-	return func(d *Daemon, s *api.ServerConn) {
+func table(entries ...entry) map[string]handler {
+	m := map[string]handler{}
+	for _, e := range entries {
+		if m[e.op] != nil {
+			panic("daemon: two handlers for " + e.op)
+		}
+		m[e.op] = e.h
+	}
+	return m
+}
+
+// unary makes the handler of a function from an operation's request type
+// to its response: it decodes the body into Req and replies once.
+func unary[Req api.Operation, Resp any](f func(d *Daemon, req Req) (Resp, error)) entry {
+	var zero Req
+	return entry{zero.Op(), func(d *Daemon, s *api.ServerConn) {
 		var req Req
 		if err := s.Decode(&req); err != nil {
 			s.Reply(nil, fmt.Errorf("bad %s request: %w", req.Op(), err))
@@ -210,7 +230,7 @@ func unary[Req api.Operation, Resp any](f func(d *Daemon, req Req) (Resp, error)
 		}
 		out, err := f(d, req)
 		s.Reply(out, err)
-	}
+	}}
 }
 
 func (d *Daemon) serve(c *net.UnixConn) {
