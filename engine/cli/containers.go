@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -447,7 +448,7 @@ func inspectCommand(use, short, op string) *cobra.Command {
 			if err := call(op, daemon.NameRequest{Names: args}, &raw); err != nil {
 				return err
 			}
-			return printInspect(raw, format)
+			return printInspect(os.Stdout, raw, format)
 		},
 	}
 	c.Flags().StringVarP(&format, "format", "f", "", "Format output using a Go template")
@@ -457,7 +458,7 @@ func inspectCommand(use, short, op string) *cobra.Command {
 // printInspect prints objects as Docker does: a JSON array indented by four
 // spaces, or one line per object from a Go template. Templates see the JSON
 // as maps, with Docker's json, join, lower, upper, split and title functions.
-func printInspect(raw []json.RawMessage, format string) error {
+func printInspect(w io.Writer, raw []json.RawMessage, format string) error {
 	if format == "" {
 		var buf bytes.Buffer
 		buf.WriteString("[")
@@ -474,7 +475,7 @@ func printInspect(raw []json.RawMessage, format string) error {
 			buf.WriteString("\n")
 		}
 		buf.WriteString("]\n")
-		_, err := os.Stdout.Write(buf.Bytes())
+		_, err := w.Write(buf.Bytes())
 		return err
 	}
 	tmpl, err := template.New("").Funcs(template.FuncMap{
@@ -487,6 +488,7 @@ func printInspect(raw []json.RawMessage, format string) error {
 		"upper": strings.ToUpper,
 		"split": strings.Split,
 		"title": strings.Title, //lint:ignore SA1019 Docker's template "title" is strings.Title, word boundaries and all
+		"len":   templateLen,
 	}).Parse(format)
 	if err != nil {
 		return fmt.Errorf("template parsing error: %w", err)
@@ -503,13 +505,37 @@ func printInspect(raw []json.RawMessage, format string) error {
 			return fmt.Errorf("template: %w", err)
 		}
 		out.WriteString("\n")
-		os.Stdout.Write(out.Bytes())
+		w.Write(out.Bytes())
 	}
 	return nil
 }
 
+// templateLen is the template's len, with an error that names the problem
+// where the builtin says "reflect: call of reflect.Value.Type on zero Value":
+// the field is missing (inspect's objects are maps here, so a misspelt
+// field is nil, not an error) or null.
+func templateLen(v any) (int, error) {
+	switch x := v.(type) {
+	case nil:
+		return 0, errors.New("len of nothing: the field is missing or null (field names are case-sensitive, such as .NetworkSettings.Networks)")
+	case string:
+		return len(x), nil
+	case []any:
+		return len(x), nil
+	case map[string]any:
+		return len(x), nil
+	}
+	return 0, fmt.Errorf("len of %T: it has no length", v)
+}
+
 func networkCmd() *cobra.Command {
-	n := &cobra.Command{Use: "network", Short: "Manage networks"}
+	n := &cobra.Command{
+		Use:   "network COMMAND",
+		Short: "Manage networks",
+		Args:  subcommandArgs,
+		// Help, as Docker's `docker network` alone prints.
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+	}
 	var quiet bool
 	ls := &cobra.Command{
 		Use:     "ls",
@@ -541,6 +567,21 @@ func networkCmd() *cobra.Command {
 	return n
 }
 
+// subcommandArgs refuses anything after a command group's name that is not
+// one of its commands: `network bogus`, `network -` and `network --` are
+// usage errors with a non-zero exit, as in Docker, not help and exit 0.
+func subcommandArgs(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 && cmd.ArgsLenAtDash() < 0 {
+		return nil
+	}
+	what := "--"
+	if len(args) > 0 {
+		what = args[0]
+	}
+	fmt.Fprintf(os.Stderr, "%s: '%s' is not a %s command.\nSee '%s --help'.\n", cmd.CommandPath(), what, cmd.CommandPath(), cmd.CommandPath())
+	return exitError{1}
+}
+
 func networkCreateCmd() *cobra.Command {
 	var req daemon.NetworkCreate
 	var opts []string
@@ -554,6 +595,9 @@ func networkCreateCmd() *cobra.Command {
 				return fmt.Errorf("plugin %q not found: nslab has the bridge driver only", driver)
 			}
 			req.Name = args[0]
+			if err := checkGateway(req.Subnet, req.Gateway); err != nil {
+				return err
+			}
 			req.Options = map[string]string{}
 			for _, o := range opts {
 				k, v, ok := strings.Cut(o, "=")
@@ -577,6 +621,25 @@ func networkCreateCmd() *cobra.Command {
 	f.BoolVar(&req.Internal, "internal", false, "Restrict external access to the network")
 	f.StringArrayVarP(&opts, "opt", "o", nil, "Set driver specific options")
 	return c
+}
+
+// checkGateway is Docker's CLI-side check of --gateway against --subnet,
+// with its messages. The daemon checks again for other clients.
+func checkGateway(subnet, gateway string) error {
+	if gateway == "" {
+		return nil
+	}
+	if subnet == "" {
+		return errors.New("every ip-range or gateway must have a corresponding subnet")
+	}
+	p, err := netip.ParsePrefix(subnet)
+	if err != nil {
+		return nil // the daemon says what is wrong with the subnet
+	}
+	if gw, err := netip.ParseAddr(gateway); err == nil && !p.Contains(gw) {
+		return fmt.Errorf("no matching subnet for gateway %s", gateway)
+	}
+	return nil
 }
 
 func networkRmCmd() *cobra.Command {

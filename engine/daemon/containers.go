@@ -154,6 +154,9 @@ func (d *Daemon) create(o RunOptions) (*Container, error) {
 	}
 	c.Hostname = c.ID[:12]
 	if o.Hostname != "" {
+		if err := container.CheckHostname(o.Hostname); err != nil {
+			return nil, err
+		}
 		c.Hostname = o.Hostname
 	}
 
@@ -506,7 +509,7 @@ func checkEndpointRequest(n *Network, aliases []string, ipReq string) error {
 		return fmt.Errorf("invalid IPv4 address: %s", ipReq)
 	}
 	if !n.Subnet.Contains(ip) {
-		return fmt.Errorf("invalid --ip %s: it is outside subnet %s of network %s", ip, n.Subnet, n.Name)
+		return fmt.Errorf("Invalid address %s: It does not belong to any of this network's subnets", ip)
 	}
 	if n.pool.InUse(ip) {
 		return fmt.Errorf("invalid --ip %s: Address already in use on network %s", ip, n.Name)
@@ -957,7 +960,7 @@ func init() {
 			d.mu.Unlock()
 			if running {
 				if !req.Force {
-					return fmt.Errorf("cannot remove container \"/%s\": container is running: stop the container before removing or force remove", c.Name)
+					return fmt.Errorf("You cannot remove a running container %s. Stop the container before attempting removal or force remove", c.ID)
 				}
 				d.stop(c, 0)
 			}
@@ -1011,6 +1014,12 @@ func (d *Daemon) stop(c *Container, timeout time.Duration) {
 	}
 	p, exited := c.cmd.Process, c.exited
 	d.mu.Unlock()
+	if timeout < 0 {
+		// As Docker: a negative timeout waits for as long as it takes.
+		p.Signal(syscall.SIGTERM)
+		<-exited
+		return
+	}
 	if timeout > 0 {
 		p.Signal(syscall.SIGTERM)
 		select {
