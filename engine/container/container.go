@@ -4,8 +4,8 @@
 // helper makes mount propagation private before it mounts anything (Go's
 // SysProcAttr cannot), builds the root filesystem from an overlay on the
 // image, mounts a fresh /proc, binds the container's hosts, hostname and
-// resolv.conf, pivots into the new root and execs the command, which becomes
-// PID 1.
+// resolv.conf, pivots into the new root, confines itself as Docker confines
+// a container (security.go) and execs the command, which becomes PID 1.
 package container
 
 import (
