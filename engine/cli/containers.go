@@ -185,7 +185,7 @@ func run(o daemon.RunOptions) (int, error) {
 }
 
 func execCmd() *cobra.Command {
-	var interactive, tty bool
+	var interactive, tty, privileged bool
 	c := &cobra.Command{
 		Use:   "exec [OPTIONS] CONTAINER COMMAND [ARG...]",
 		Short: "Execute a command in a running container",
@@ -211,6 +211,9 @@ func execCmd() *cobra.Command {
 				return err
 			}
 			defer helper.Close()
+			if privileged {
+				info.Security.Privileged = true
+			}
 			env, err := container.ExecHelperEnv(info.Security, len(helper.Files))
 			if err != nil {
 				return err
@@ -238,6 +241,7 @@ func execCmd() *cobra.Command {
 	c.Flags().SetInterspersed(false)
 	c.Flags().BoolVarP(&interactive, "interactive", "i", false, "Keep STDIN open")
 	c.Flags().BoolVarP(&tty, "tty", "t", false, "Allocate a pseudo-TTY (uses the caller's terminal)")
+	c.Flags().BoolVar(&privileged, "privileged", false, "Give extended privileges to the command")
 	return c
 }
 
