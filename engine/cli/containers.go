@@ -19,6 +19,7 @@ import (
 
 	"github.com/creack/pty"
 	"github.com/nslab/nslab/engine/api"
+	"github.com/nslab/nslab/engine/container"
 	"github.com/nslab/nslab/engine/daemon"
 	"github.com/nslab/nslab/engine/labhost"
 	"github.com/nslab/nslab/engine/portmap"
@@ -34,6 +35,13 @@ func runCmd() *cobra.Command {
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Image, o.Cmd = args[0], args[1:]
+			for _, kv := range o.Sysctls {
+				// Docker's CLI refuses these while parsing flags.
+				if _, _, err := container.ValidSysctl(kv); err != nil {
+					fmt.Fprintf(os.Stderr, "nslab: invalid argument %q for \"--sysctl\" flag: %v\n", kv, err)
+					return exitError{125}
+				}
+			}
 			code, err := run(o)
 			if err != nil {
 				if api.IsDaemonError(err) {
@@ -65,6 +73,12 @@ func runCmd() *cobra.Command {
 	f.StringArrayVarP(&o.Publish, "publish", "p", nil, "Publish a container's port(s) to the host ([IP:][HOSTPORT:]CONTAINERPORT[/PROTO])")
 	f.BoolVarP(&o.PublishAll, "publish-all", "P", false, "Publish all exposed ports to random ports")
 	f.StringArrayVar(&o.Expose, "expose", nil, "Expose a port or a range of ports")
+	f.BoolVar(&o.Privileged, "privileged", false, "Give extended privileges to this container")
+	f.StringArrayVar(&o.CapAdd, "cap-add", nil, "Add Linux capabilities")
+	f.StringArrayVar(&o.CapDrop, "cap-drop", nil, "Drop Linux capabilities")
+	f.StringArrayVar(&o.Sysctls, "sysctl", nil, "Sysctl options (namespaced ones: net.*, fs.mqueue.*, kernel IPC keys)")
+	f.StringArrayVar(&o.SecurityOpt, "security-opt", nil, "Security Options (no-new-privileges)")
+	f.StringArrayVar(&o.LogOpts, "log-opt", nil, "Log driver options (json-file: max-size, default 10m; max-file, default 3)")
 	f.MarkHidden("net")
 	c.Flags().BoolP("help", "", false, "help for run")
 	return c
@@ -172,7 +186,7 @@ func run(o daemon.RunOptions) (int, error) {
 }
 
 func execCmd() *cobra.Command {
-	var interactive, tty bool
+	var interactive, tty, privileged bool
 	c := &cobra.Command{
 		Use:   "exec [OPTIONS] CONTAINER COMMAND [ARG...]",
 		Short: "Execute a command in a running container",
@@ -188,9 +202,28 @@ func execCmd() *cobra.Command {
 			// --wd without a value takes the process's own working
 			// directory; --wd=/ would open / before entering the mount
 			// namespace, leaving the command outside the container's root.
+			//
+			// nsenter itself keeps every capability, so what it runs is
+			// nslab's exec helper, which gives up what the container
+			// may not have before it execs the command (see
+			// container.ExecHelper).
+			helper, err := container.ExecHelper()
+			if err != nil {
+				return err
+			}
+			defer helper.Close()
+			if privileged {
+				info.Security.Privileged = true
+			}
+			env, err := container.ExecHelperEnv(info.Security, len(helper.Files))
+			if err != nil {
+				return err
+			}
 			nsargs := []string{"--target", fmt.Sprint(info.Pid), "--mount", "--uts", "--ipc", "--net", "--pid", "--wd", "--"}
+			nsargs = append(nsargs, helper.Argv...)
 			e := exec.Command("nsenter", append(nsargs, args[1:]...)...)
-			e.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOSTNAME=" + info.Hostname, "HOME=/root"}
+			e.ExtraFiles = helper.Files
+			e.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOSTNAME=" + info.Hostname, "HOME=/root", env}
 			if tty {
 				e.Env = append(e.Env, "TERM=xterm")
 			}
@@ -198,7 +231,7 @@ func execCmd() *cobra.Command {
 				e.Stdin = os.Stdin
 			}
 			e.Stdout, e.Stderr = os.Stdout, os.Stderr
-			err := e.Run()
+			err = e.Run()
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {
 				return exitError{ee.ExitCode()}
@@ -209,6 +242,7 @@ func execCmd() *cobra.Command {
 	c.Flags().SetInterspersed(false)
 	c.Flags().BoolVarP(&interactive, "interactive", "i", false, "Keep STDIN open")
 	c.Flags().BoolVarP(&tty, "tty", "t", false, "Allocate a pseudo-TTY (uses the caller's terminal)")
+	c.Flags().BoolVar(&privileged, "privileged", false, "Give extended privileges to the command")
 	return c
 }
 
@@ -341,30 +375,41 @@ func logsCmd() *cobra.Command {
 			if err := call("logs", daemon.NameRequest{Names: args}, &path); err != nil {
 				return err
 			}
-			f, err := os.Open(path)
-			if err != nil {
-				if os.IsNotExist(err) {
-					return nil
-				}
-				return err
-			}
-			defer f.Close()
-			sc := bufio.NewScanner(f)
-			sc.Buffer(make([]byte, 1<<20), 1<<20)
-			for sc.Scan() {
-				var e struct{ Log, Stream string }
-				if json.Unmarshal(sc.Bytes(), &e) != nil {
-					continue
-				}
-				if e.Stream == "stderr" {
-					io.WriteString(os.Stderr, e.Log)
-				} else {
-					io.WriteString(os.Stdout, e.Log)
+			// Rotated files first, oldest first, as json-file reads them.
+			for _, p := range daemon.LogFiles(path) {
+				if err := printLog(p); err != nil {
+					return err
 				}
 			}
-			return sc.Err()
+			return nil
 		},
 	}
+}
+
+// printLog copies one json-file log to stdout and stderr.
+func printLog(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil
+		}
+		return err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var e struct{ Log, Stream string }
+		if json.Unmarshal(sc.Bytes(), &e) != nil {
+			continue
+		}
+		if e.Stream == "stderr" {
+			io.WriteString(os.Stderr, e.Log)
+		} else {
+			io.WriteString(os.Stdout, e.Log)
+		}
+	}
+	return sc.Err()
 }
 
 func namesCmd(use, short, op string, setup func(*cobra.Command, *daemon.NameRequest)) *cobra.Command {

@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -59,6 +58,15 @@ type Container struct {
 	Exposed  []portmap.Binding
 	Ports    []portmap.Binding
 	warnings []string
+	// Security and limits (see security.go).
+	Privileged      bool
+	CapAdd, CapDrop []string
+	SecurityOpt     []string
+	NoNewPrivileges bool
+	Sysctls         map[string]string
+	LogConfig       map[string]string // --log-opt as given
+	LogMaxSize      int64
+	LogMaxFile      int
 
 	lower  string // the image's root filesystem, resolved by create
 	cmd    *exec.Cmd
@@ -220,6 +228,9 @@ func (d *Daemon) create(o RunOptions) (*Container, error) {
 	default:
 		return nil, fmt.Errorf("invalid --pid: %q: use host or container:<name|id>", p)
 	}
+	if err := applySecurity(c, o); err != nil {
+		return nil, err
+	}
 	c.Dir = filepath.Join(d.dir, "containers", c.ID)
 	d.containers[c.ID] = c
 	return c, nil
@@ -274,7 +285,7 @@ func (d *Daemon) start(c *Container, stdin, stdout, stderr *os.File) (err error)
 		Hostname: c.Hostname, Dir: c.Dir, Cmd: c.Cmd, Tty: c.Tty,
 		Stdin: stdin, Stdout: stdout, Stderr: stderr,
 		Hosts: c.file("hosts"), HostnameFile: c.file("hostname"), ResolvConf: c.file("resolv.conf"),
-		Lower: c.lower,
+		Lower: c.lower, Security: c.security(), Sysctls: c.Sysctls,
 	}
 
 	var addrs []netip.Addr
@@ -721,11 +732,11 @@ func (d *Daemon) stdio(c *Container, o RunOptions, passed []*os.File) (stdin, st
 		}
 		return passed[0], passed[0], passed[0], append(closers, passed[0]), nil
 	}
-	logf, err := os.OpenFile(c.LogPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	lw, err := openJSONLog(c.LogPath(), c.LogMaxSize, c.LogMaxFile)
 	if err != nil {
 		return fail(err)
 	}
-	lw := &jsonLog{f: logf}
+	logf := lw
 	if o.Tty {
 		master, slave, err := pty.Open()
 		if err != nil {
@@ -821,35 +832,6 @@ func (t *teeTarget) Detach() {
 	}
 }
 
-// jsonLog writes Docker's json-file log format, one object per chunk.
-type jsonLog struct {
-	mu sync.Mutex
-	f  *os.File
-}
-
-func (l *jsonLog) copy(stream string, r io.Reader, tee io.Writer) {
-	buf := make([]byte, 32*1024)
-	for {
-		n, err := r.Read(buf)
-		if n > 0 {
-			if tee != nil {
-				tee.Write(buf[:n])
-			}
-			b, _ := json.Marshal(struct {
-				Log    string `json:"log"`
-				Stream string `json:"stream"`
-				Time   string `json:"time"`
-			}{string(buf[:n]), stream, time.Now().UTC().Format(time.RFC3339Nano)})
-			l.mu.Lock()
-			l.f.Write(append(b, '\n'))
-			l.mu.Unlock()
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
 func init() {
 	handlers["ps"] = func(d *Daemon, s *api.ServerConn) (any, error) {
 		var req NameRequest
@@ -906,7 +888,7 @@ func init() {
 		if !c.running() {
 			return nil, fmt.Errorf("container %s is not running", c.ID)
 		}
-		return ExecInfo{ID: c.ID, Pid: c.Pid, Hostname: c.Hostname}, nil
+		return ExecInfo{ID: c.ID, Pid: c.Pid, Hostname: c.Hostname, Security: c.security()}, nil
 	}
 	handlers["logs"] = func(d *Daemon, s *api.ServerConn) (any, error) {
 		var req NameRequest
@@ -1101,7 +1083,12 @@ func (d *Daemon) containerJSON(c *Container) ordered {
 		{"HostsPath", hostsPath},
 		{"LogPath", c.LogPath()},
 		{"Name", "/" + c.Name},
-		{"HostConfig", ordered{{"NetworkMode", c.NetworkMode}, {"PidMode", c.PidMode}, {"AutoRemove", c.AutoRemove}, {"PortBindings", portBindingsJSON(c)}}},
+		{"HostConfig", ordered{
+			{"LogConfig", ordered{{"Type", "json-file"}, {"Config", c.LogConfig}}},
+			{"NetworkMode", c.NetworkMode}, {"PidMode", c.PidMode}, {"AutoRemove", c.AutoRemove}, {"PortBindings", portBindingsJSON(c)},
+			{"CapAdd", c.CapAdd}, {"CapDrop", c.CapDrop}, {"Privileged", c.Privileged}, {"SecurityOpt", c.SecurityOpt},
+			{"Sysctls", c.Sysctls},
+		}},
 		{"Config", ordered{
 			{"Hostname", c.Hostname}, {"Tty", c.Tty}, {"OpenStdin", c.OpenStdin},
 			{"Cmd", c.Cmd}, {"Image", c.Image},
