@@ -186,7 +186,11 @@ func pausedOrphan(t *testing.T) (pids []int, dir string) {
 	if err := owner.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.WriteFile(filepath.Join(dir, "resume"), nil, 0o644) })
+	t.Cleanup(func() {
+		owner.Process.Kill()
+		owner.Wait()
+		os.WriteFile(filepath.Join(dir, "resume"), nil, 0o644)
+	})
 	waitFor(t, "the supervisor to pause in its start window", func() bool {
 		_, err := os.Stat(filepath.Join(dir, "paused"))
 		return err == nil
