@@ -204,16 +204,31 @@ func TestSupervisorEntryRefusedByHand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, secret := range []string{"1", "0123456789abcdef0123456789abcdef"} {
+	for _, tc := range []struct{ secret, onFd5, why string }{
+		{"1", "", "no handshake secret"},
+		{"0123456789abcdef0123456789abcdef", "", "no handshake pipe on fd 5"},
+		{"0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210", "handshake does not match"},
+	} {
 		rd, wr, err := os.Pipe()
 		if err != nil {
 			t.Fatal(err)
 		}
+		extra := []*os.File{wr}
+		if tc.onFd5 != "" {
+			hrd, hwr, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			hwr.WriteString(tc.onFd5)
+			hwr.Close()
+			defer hrd.Close()
+			extra = append(extra, nil, hrd)
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		cmd := exec.CommandContext(ctx, "unshare", "--pid", "--fork", "--kill-child", "--mount-proc",
 			"--net", "--uts", "--ipc", "--propagation", "private", "--", nslab, "__labhost")
-		cmd.Env = append(os.Environ(), "NSLAB_SUPERVISOR="+secret, "NSLAB_LABHOST_TAG=byhand", "NSLAB_RUN_BYTES=16777216")
-		cmd.ExtraFiles = []*os.File{wr}
+		cmd.Env = append(os.Environ(), "NSLAB_SUPERVISOR="+tc.secret, "NSLAB_LABHOST_TAG=byhand", "NSLAB_RUN_BYTES=16777216")
+		cmd.ExtraFiles = extra
 		out, err := cmd.CombinedOutput()
 		cancel()
 		wr.Close()
@@ -222,11 +237,12 @@ func TestSupervisorEntryRefusedByHand(t *testing.T) {
 		rd.Close()
 		var ee *exec.ExitError
 		if !errors.As(err, &ee) || ee.ExitCode() != 2 ||
-			!strings.Contains(string(out), "nslab: internal command refused: __labhost is started only by nslab itself") {
-			t.Errorf("NSLAB_SUPERVISOR=%s nslab __labhost by hand: %v\n%s\nwant a refusal (exit status 2)", secret, err, out)
+			!strings.Contains(string(out), "nslab: internal command refused: __labhost is started only by nslab itself") ||
+			!strings.Contains(string(out), tc.why) {
+			t.Errorf("NSLAB_SUPERVISOR=%s nslab __labhost by hand: %v\n%s\nwant a refusal (exit status 2) saying %q", tc.secret, err, out, tc.why)
 		}
 		if n > 0 {
-			t.Errorf("NSLAB_SUPERVISOR=%s nslab __labhost by hand went ahead and reported %q", secret, report[:n])
+			t.Errorf("NSLAB_SUPERVISOR=%s nslab __labhost by hand went ahead and reported %q", tc.secret, report[:n])
 		}
 	}
 	checkUnchanged(t, before)

@@ -225,18 +225,19 @@ func handshake(secret string) error {
 	if err := unix.Fstat(secretFd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
 		return fmt.Errorf("%s (no handshake pipe on fd %d)", msg, secretFd)
 	}
-	if err := unix.SetNonblock(secretFd, true); err != nil {
-		return fmt.Errorf("%s (handshake pipe: %v)", msg, err)
+	// Start wrote the whole secret (one write, under PIPE_BUF, so one
+	// read takes it) before the clone. Poll first: a read must never
+	// block, and the caller's file must not be changed (no O_NONBLOCK).
+	fds := []unix.PollFd{{Fd: secretFd, Events: unix.POLLIN}}
+	if n, err := unix.Poll(fds, 0); err != nil || n != 1 || fds[0].Revents&unix.POLLIN == 0 {
+		return fmt.Errorf("%s (nothing on the handshake pipe)", msg)
 	}
-	var got []byte
 	buf := make([]byte, 64)
-	for len(got) <= len(secret) {
-		n, err := unix.Read(secretFd, buf)
-		if n <= 0 || err != nil {
-			break
-		}
-		got = append(got, buf[:n]...)
+	n, err := unix.Read(secretFd, buf)
+	if err != nil || n < 0 {
+		n = 0
 	}
+	got := buf[:n]
 	unix.Close(secretFd)
 	if subtle.ConstantTimeCompare(got, []byte(secret)) != 1 {
 		return fmt.Errorf("%s (handshake does not match)", msg)
