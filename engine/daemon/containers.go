@@ -662,7 +662,7 @@ func (d *Daemon) handleRun(s *api.ServerConn) {
 	c, err := d.create(o)
 	if err != nil {
 		d.mu.Unlock()
-		s.Reply(nil, err)
+		s.Reply(nil, labhost.NoSpace(err))
 		return
 	}
 	stdin, stdout, stderr, closers, err := d.stdio(c, o, s.Files)
@@ -676,7 +676,7 @@ func (d *Daemon) handleRun(s *api.ServerConn) {
 	if err != nil {
 		d.remove(c)
 		d.mu.Unlock()
-		s.Reply(nil, err)
+		s.Reply(nil, labhost.NoSpace(err))
 		return
 	}
 	d.stateChanged()

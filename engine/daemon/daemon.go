@@ -193,7 +193,7 @@ func (d *Daemon) serve(c *net.UnixConn) {
 		return
 	}
 	out, err := h(d, s)
-	s.Reply(out, err)
+	s.Reply(out, labhost.NoSpace(err))
 }
 
 // stateChanged asks the state writer to write the state file soon. Writing
