@@ -28,12 +28,18 @@ import (
 
 func runCmd() *cobra.Command {
 	var o daemon.RunOptions
+	var env, envFiles []string
 	c := &cobra.Command{
 		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
 		Short: "Create and start a container",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Image, o.Cmd = args[0], args[1:]
+			var err error
+			if o.Env, err = readEnvFiles(envFiles, env); err != nil {
+				fmt.Fprintln(os.Stderr, "nslab:", err)
+				return exitError{125}
+			}
 			code, err := run(o)
 			if err != nil {
 				if api.IsDaemonError(err) {
@@ -65,6 +71,8 @@ func runCmd() *cobra.Command {
 	f.StringArrayVarP(&o.Publish, "publish", "p", nil, "Publish a container's port(s) to the host ([IP:][HOSTPORT:]CONTAINERPORT[/PROTO])")
 	f.BoolVarP(&o.PublishAll, "publish-all", "P", false, "Publish all exposed ports to random ports")
 	f.StringArrayVar(&o.Expose, "expose", nil, "Expose a port or a range of ports")
+	f.VarP(envFlag{&env}, "env", "e", "Set environment variables")
+	f.StringArrayVar(&envFiles, "env-file", nil, "Read in a file of environment variables")
 	f.MarkHidden("net")
 	c.Flags().BoolP("help", "", false, "help for run")
 	return c
@@ -173,6 +181,7 @@ func run(o daemon.RunOptions) (int, error) {
 
 func execCmd() *cobra.Command {
 	var interactive, tty bool
+	var env []string
 	c := &cobra.Command{
 		Use:   "exec [OPTIONS] CONTAINER COMMAND [ARG...]",
 		Short: "Execute a command in a running container",
@@ -194,6 +203,8 @@ func execCmd() *cobra.Command {
 			if tty {
 				e.Env = append(e.Env, "TERM=xterm")
 			}
+			// As Docker: the container's environment, then exec's -e.
+			e.Env = mergeEnv(mergeEnv(e.Env, info.Env), env)
 			if interactive || tty {
 				e.Stdin = os.Stdin
 			}
@@ -209,6 +220,7 @@ func execCmd() *cobra.Command {
 	c.Flags().SetInterspersed(false)
 	c.Flags().BoolVarP(&interactive, "interactive", "i", false, "Keep STDIN open")
 	c.Flags().BoolVarP(&tty, "tty", "t", false, "Allocate a pseudo-TTY (uses the caller's terminal)")
+	c.Flags().VarP(envFlag{&env}, "env", "e", "Set environment variables")
 	return c
 }
 
@@ -292,8 +304,14 @@ func humanDuration(d time.Duration) string {
 		return "About an hour"
 	case h < 48:
 		return fmt.Sprintf("%d hours", h)
-	default:
+	case h < 24*7*2:
 		return fmt.Sprintf("%d days", h/24)
+	case h < 24*30*2:
+		return fmt.Sprintf("%d weeks", h/24/7)
+	case h < 24*365*2:
+		return fmt.Sprintf("%d months", h/24/30)
+	default:
+		return fmt.Sprintf("%d years", int(d.Hours())/24/365)
 	}
 }
 

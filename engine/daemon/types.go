@@ -15,6 +15,7 @@ type RunOptions struct {
 	Publish     []string // -p
 	PublishAll  bool     // -P
 	Expose      []string // --expose
+	Env         []string // --env-file lines, then -e, as the CLI parsed them
 	Tty         bool
 	Interactive bool
 	Detach      bool
@@ -45,6 +46,7 @@ type ExecInfo struct {
 	ID       string
 	Pid      int
 	Hostname string
+	Env      []string // the container's Config.Env
 }
 
 // PsEntry is one row of `ps`.
