@@ -80,7 +80,9 @@ type Endpoint struct {
 // and default route there, and brings both ends and the namespace's lo up.
 // It returns the host-side veth's name: ep.HostVeth, or, when that is empty,
 // a fresh VethName, drawn again if the name is taken (as the CNI plugins
-// do). On failure nothing is left behind.
+// do). eth0 and the host veth get adjacent interface indices (see
+// ifindex.go); h must be a handle on the calling thread's own network
+// namespace, where the veth is created. On failure nothing is left behind.
 func Attach(h *netlink.Handle, br netlink.Link, nsPath string, ep Endpoint) (string, error) {
 	if br.Attrs().MTU > 0 && ep.MTU == 0 {
 		ep.MTU = br.Attrs().MTU
@@ -108,8 +110,7 @@ func Attach(h *netlink.Handle, br netlink.Link, nsPath string, ep Endpoint) (str
 			// namespace. EEXIST: the host end's index or name is
 			// taken in the host, or the peer's name in the container.
 			if errors.Is(err, unix.EBUSY) {
-				resync(h)
-				continue
+				continue // the counter has moved on already
 			}
 			if errors.Is(err, unix.EEXIST) && !peerExists(ns, ep.IfName) {
 				if _, lerr := h.LinkByName(ep.HostVeth); lerr != nil {

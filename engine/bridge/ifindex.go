@@ -86,8 +86,8 @@ func resync(h *netlink.Handle) {
 
 // addVeth is netlink.LinkAdd of a veth whose peer is born in ns, with both
 // interface indices chosen: host end hostIdx, peer peerIdx. It sends the
-// request on a socket of the calling thread's network namespace, the one h
-// is a handle on (every caller uses netlink.NewHandle()).
+// request on a new socket in the calling thread's network namespace, the
+// one Attach's handle is on (every caller uses netlink.NewHandle()).
 func addVeth(name string, master, mtu int, peerName string, peerMAC net.HardwareAddr, ns vnetns.NsHandle, hostIdx, peerIdx int) error {
 	req := nl.NewNetlinkRequest(unix.RTM_NEWLINK, unix.NLM_F_CREATE|unix.NLM_F_EXCL|unix.NLM_F_ACK)
 	msg := nl.NewIfInfomsg(unix.AF_UNSPEC)
