@@ -54,12 +54,10 @@ func imageLs(use string) *cobra.Command {
 				return strings.TrimPrefix(r.ID, "sha256:")[:12]
 			}
 			if quiet {
-				seen := map[string]bool{}
+				// One line per row, as Docker prints them: an image
+				// with three names appears three times.
 				for _, r := range rows {
-					if !seen[r.ID] {
-						seen[r.ID] = true
-						fmt.Println(id(r))
-					}
+					fmt.Println(id(r))
 				}
 				return nil
 			}
