@@ -16,7 +16,9 @@ packages=(
   iproute2        # ip, ip netns, ip monitor
   iptables        # iptables-save, iptables-restore
   util-linux      # nsenter, unshare
-  busybox-static  # the busybox image
+  busybox-static  # the busybox and mysql stand-in images (nc is the stand-in's listener)
+  nginx-light     # the multitool image's web server, as in wbitt/network-multitool
+  curl            # the multitool's curl
   dnsutils        # dig
   iputils-ping    # ping
   bridge-utils    # brctl

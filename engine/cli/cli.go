@@ -108,7 +108,7 @@ func newRoot() *cobra.Command {
 	}
 	root.AddCommand(
 		sandboxCmd(), shellCmd(), hostCmd(), outsideCmd(), runCmd(), execCmd(), psCmd(), logsCmd(), stopCmd(), killCmd(),
-		rmCmd(), inspectCmd(), networkCmd(), portCmd(), labCmd(), topologyCmd(),
+		rmCmd(), inspectCmd(), networkCmd(), portCmd(), labCmd(), topologyCmd(), imagesCmd(), imageCmd(),
 		benchCmd(),
 	)
 	return root

@@ -29,6 +29,7 @@ import (
 
 func runCmd() *cobra.Command {
 	var o daemon.RunOptions
+	var env, envFiles []string
 	c := &cobra.Command{
 		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
 		Short: "Create and start a container",
@@ -41,6 +42,11 @@ func runCmd() *cobra.Command {
 					fmt.Fprintf(os.Stderr, "nslab: invalid argument %q for \"--sysctl\" flag: %v\n", kv, err)
 					return exitError{125}
 				}
+			}
+			var err error
+			if o.Env, err = readEnvFiles(envFiles, env); err != nil {
+				fmt.Fprintln(os.Stderr, "nslab:", err)
+				return exitError{125}
 			}
 			code, err := run(o)
 			if err != nil {
@@ -79,6 +85,8 @@ func runCmd() *cobra.Command {
 	f.StringArrayVar(&o.Sysctls, "sysctl", nil, "Sysctl options (namespaced ones: net.*, fs.mqueue.*, kernel IPC keys)")
 	f.StringArrayVar(&o.SecurityOpt, "security-opt", nil, "Security Options (no-new-privileges)")
 	f.StringArrayVar(&o.LogOpts, "log-opt", nil, "Log driver options (json-file: max-size, default 10m; max-file, default 3)")
+	f.VarP(envFlag{&env}, "env", "e", "Set environment variables")
+	f.StringArrayVar(&envFiles, "env-file", nil, "Read in a file of environment variables")
 	f.MarkHidden("net")
 	c.Flags().BoolP("help", "", false, "help for run")
 	return c
@@ -187,6 +195,7 @@ func run(o daemon.RunOptions) (int, error) {
 
 func execCmd() *cobra.Command {
 	var interactive, tty, privileged bool
+	var env []string
 	c := &cobra.Command{
 		Use:   "exec [OPTIONS] CONTAINER COMMAND [ARG...]",
 		Short: "Execute a command in a running container",
@@ -215,7 +224,7 @@ func execCmd() *cobra.Command {
 			if privileged {
 				info.Security.Privileged = true
 			}
-			env, err := container.ExecHelperEnv(info.Security, len(helper.Files))
+			helperEnv, err := container.ExecHelperEnv(info.Security, len(helper.Files))
 			if err != nil {
 				return err
 			}
@@ -223,10 +232,12 @@ func execCmd() *cobra.Command {
 			nsargs = append(nsargs, helper.Argv...)
 			e := exec.Command("nsenter", append(nsargs, args[1:]...)...)
 			e.ExtraFiles = helper.Files
-			e.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOSTNAME=" + info.Hostname, "HOME=/root", env}
+			e.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOSTNAME=" + info.Hostname, "HOME=/root", helperEnv}
 			if tty {
 				e.Env = append(e.Env, "TERM=xterm")
 			}
+			// As Docker: the container's environment, then exec's -e.
+			e.Env = mergeEnv(mergeEnv(e.Env, info.Env), env)
 			if interactive || tty {
 				e.Stdin = os.Stdin
 			}
@@ -243,6 +254,7 @@ func execCmd() *cobra.Command {
 	c.Flags().BoolVarP(&interactive, "interactive", "i", false, "Keep STDIN open")
 	c.Flags().BoolVarP(&tty, "tty", "t", false, "Allocate a pseudo-TTY (uses the caller's terminal)")
 	c.Flags().BoolVar(&privileged, "privileged", false, "Give extended privileges to the command")
+	c.Flags().VarP(envFlag{&env}, "env", "e", "Set environment variables")
 	return c
 }
 
@@ -326,8 +338,14 @@ func humanDuration(d time.Duration) string {
 		return "About an hour"
 	case h < 48:
 		return fmt.Sprintf("%d hours", h)
-	default:
+	case h < 24*7*2:
 		return fmt.Sprintf("%d days", h/24)
+	case h < 24*30*2:
+		return fmt.Sprintf("%d weeks", h/24/7)
+	case h < 24*365*2:
+		return fmt.Sprintf("%d months", h/24/30)
+	default:
+		return fmt.Sprintf("%d years", int(d.Hours())/24/365)
 	}
 }
 

@@ -199,11 +199,15 @@ func Init() {
 	if len(cfg.Cmd) == 0 {
 		fail("no command specified")
 	}
+	// Later values win (the image's PATH over the default one), each
+	// variable once, in first-seen order; a bare KEY sets nothing.
 	os.Clearenv()
 	for _, kv := range env {
-		k, v, _ := strings.Cut(kv, "=")
-		os.Setenv(k, v)
+		if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
+			os.Setenv(k, v)
+		}
 	}
+	env = os.Environ()
 	path, err := exec.LookPath(cfg.Cmd[0])
 	if err != nil {
 		fail("exec: %q: executable file not found in $PATH", cfg.Cmd[0])

@@ -22,6 +22,7 @@ import (
 	"github.com/nslab/nslab/engine/container"
 	edns "github.com/nslab/nslab/engine/dns"
 	"github.com/nslab/nslab/engine/firewall"
+	"github.com/nslab/nslab/engine/image"
 	"github.com/nslab/nslab/engine/labhost"
 	"github.com/nslab/nslab/engine/netns"
 	"github.com/nslab/nslab/engine/portmap"
@@ -33,7 +34,10 @@ type Container struct {
 	ID          string
 	Name        string
 	Image       string
+	ImageID     string   // sha256:<hex>, the image's content hash
+	Entrypoint  []string // the image's; argv is Entrypoint then Cmd
 	Cmd         []string
+	Env         []string // the image's Env merged with -e and --env-file
 	Hostname    string
 	Tty         bool
 	OpenStdin   bool
@@ -98,6 +102,9 @@ type Endpoint struct {
 
 func (c *Container) running() bool { return c.Status == "running" }
 
+// argv is what the container runs: the image's entrypoint, then Cmd.
+func (c *Container) argv() []string { return append(append([]string{}, c.Entrypoint...), c.Cmd...) }
+
 func (c *Container) file(name string) string { return filepath.Join(c.Dir, name) }
 
 // LogPath is the json-file log, as Docker keeps <id>-json.log.
@@ -145,6 +152,15 @@ func (d *Daemon) create(o RunOptions) (*Container, error) {
 	}
 	if len(c.Cmd) == 0 {
 		c.Cmd = img.Cmd
+	}
+	c.ImageID, c.Entrypoint = img.ID, img.Entrypoint
+	c.Env = image.MergeEnv(img.Env, o.Env)
+	for _, p := range img.ExposedPorts {
+		b, err := portmap.ParseExposed(p)
+		if err != nil {
+			return nil, fmt.Errorf("image %s: %w", o.Image, err)
+		}
+		c.Exposed = append(c.Exposed, b)
 	}
 	c.lower = img.Lower
 	c.Name = strings.TrimPrefix(o.Name, "/")
@@ -282,7 +298,7 @@ func (d *Daemon) start(c *Container, stdin, stdout, stderr *os.File) (err error)
 		}
 	}()
 	spec := container.Spec{
-		Hostname: c.Hostname, Dir: c.Dir, Cmd: c.Cmd, Tty: c.Tty,
+		Hostname: c.Hostname, Dir: c.Dir, Cmd: c.argv(), Env: c.Env, Tty: c.Tty,
 		Stdin: stdin, Stdout: stdout, Stderr: stderr,
 		Hosts: c.file("hosts"), HostnameFile: c.file("hostname"), ResolvConf: c.file("resolv.conf"),
 		Lower: c.lower, Security: c.security(), Sysctls: c.Sysctls,
@@ -846,7 +862,7 @@ func init() {
 				continue
 			}
 			out = append(out, PsEntry{
-				ID: c.ID, Image: c.Image, Command: strings.Join(c.Cmd, " "), Created: c.Created,
+				ID: c.ID, Image: c.Image, Command: strings.Join(c.argv(), " "), Created: c.Created,
 				Status: c.Status, Names: c.Name, Running: c.running(), ExitCode: c.ExitCode, Ports: portsColumn(c),
 				Finished: c.FinishedAt, Started: c.StartedAt,
 			})
@@ -888,7 +904,7 @@ func init() {
 		if !c.running() {
 			return nil, fmt.Errorf("container %s is not running", c.ID)
 		}
-		return ExecInfo{ID: c.ID, Pid: c.Pid, Hostname: c.Hostname, Security: c.security()}, nil
+		return ExecInfo{ID: c.ID, Pid: c.Pid, Hostname: c.Hostname, Security: c.security(), Env: c.Env}, nil
 	}
 	handlers["logs"] = func(d *Daemon, s *api.ServerConn) (any, error) {
 		var req NameRequest
@@ -1058,8 +1074,8 @@ func (d *Daemon) containerJSON(c *Container) ordered {
 		return t.UTC().Format(time.RFC3339Nano)
 	}
 	path, args := "", []string{}
-	if len(c.Cmd) > 0 {
-		path, args = c.Cmd[0], c.Cmd[1:]
+	if argv := c.argv(); len(argv) > 0 {
+		path, args = argv[0], argv[1:]
 	}
 	hostsPath, resolvPath, hostnamePath := c.file("hosts"), c.file("resolv.conf"), c.file("hostname")
 	if strings.HasPrefix(c.NetworkMode, "container:") {
@@ -1077,7 +1093,7 @@ func (d *Daemon) containerJSON(c *Container) ordered {
 			{"OOMKilled", false}, {"Dead", false}, {"Pid", c.Pid}, {"ExitCode", c.ExitCode}, {"Error", ""},
 			{"StartedAt", ts(c.StartedAt)}, {"FinishedAt", ts(c.FinishedAt)},
 		}},
-		{"Image", c.Image},
+		{"Image", c.ImageID},
 		{"ResolvConfPath", resolvPath},
 		{"HostnamePath", hostnamePath},
 		{"HostsPath", hostsPath},
@@ -1091,7 +1107,8 @@ func (d *Daemon) containerJSON(c *Container) ordered {
 		}},
 		{"Config", ordered{
 			{"Hostname", c.Hostname}, {"Tty", c.Tty}, {"OpenStdin", c.OpenStdin},
-			{"Cmd", c.Cmd}, {"Image", c.Image},
+			{"ExposedPorts", exposedJSON(c)}, {"Env", c.Env}, {"Cmd", c.Cmd}, {"Image", c.Image},
+			{"Entrypoint", c.Entrypoint},
 		}},
 		{"NetworkSettings", ns},
 	}

@@ -156,6 +156,15 @@ func portsColumn(c *Container) string {
 	return strings.Join(parts, ", ")
 }
 
+// exposedJSON is Config.ExposedPorts: the image's and --expose's ports.
+func exposedJSON(c *Container) map[string]struct{} {
+	out := map[string]struct{}{}
+	for _, e := range c.Exposed {
+		out[e.Key()] = struct{}{}
+	}
+	return out
+}
+
 type hostBinding struct {
 	HostIp   string
 	HostPort string

@@ -19,6 +19,7 @@ type RunOptions struct {
 	Publish     []string // -p
 	PublishAll  bool     // -P
 	Expose      []string // --expose
+	Env         []string // --env-file lines, then -e, as the CLI parsed them
 	Tty         bool
 	Interactive bool
 	Detach      bool
@@ -58,6 +59,7 @@ type ExecInfo struct {
 	Hostname string
 	// Security is the container's: exec runs with the same capabilities.
 	Security container.Security
+	Env      []string // the container's Config.Env
 }
 
 // PsEntry is one row of `ps`.
