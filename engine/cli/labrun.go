@@ -428,6 +428,8 @@ func runLab(l labs.Lab, step bool, out, errOut io.Writer) error {
 		testscript.RunT(t, params)
 	}()
 	<-done
+	os.RemoveAll(root)
+	stopSignals()
 
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -93,8 +94,9 @@ func sweepWorkDirs() (removed []string) {
 	return removed
 }
 
-// catchable are the signals that end a player by default and that it can
-// catch: on each it cleans up before it goes.
+// catchable are the signals that end a process by default and that it can
+// catch: on each the player cleans up before it goes. (Go ignores a SIGPIPE
+// that kill sends, but `nslab lab run NAME | head` ends the player with one.)
 var catchable = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
 	syscall.SIGPIPE, syscall.SIGALRM, syscall.SIGUSR1, syscall.SIGUSR2}
 
@@ -102,27 +104,43 @@ var catchable = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, sys
 // a catchable signal arrives, after passing the signal on to the player's
 // children (the script's commands and the lab host's supervisor), which
 // are not in the terminal's process group or may not have received it.
-// stop ends the watch.
+// stop ends the watch; if a signal came first, stop never returns (the
+// handler exits), so the interrupted script's own failure is not reported.
 func onSignal(cleanup func()) (stop func()) {
 	sigc := make(chan os.Signal, 1)
-	signal.Notify(sigc, catchable...)
-	done := make(chan struct{})
-	go func() {
-		select {
-		case sig := <-sigc:
-			s := sig.(syscall.Signal)
-			for _, pid := range children() {
-				unix.Kill(pid, s)
-			}
-			cleanup()
-			os.Exit(128 + int(s))
-		case <-done:
+	for _, sig := range catchable {
+		// One ignored from the start (nohup, a background job's SIGINT)
+		// does not end the player, so it stays ignored.
+		if !signal.Ignored(sig) {
+			signal.Notify(sigc, sig)
 		}
-	}()
-	return func() {
-		signal.Stop(sigc)
-		close(done)
 	}
+	var mu sync.Mutex
+	stopped := false
+	go func() {
+		sig := <-sigc
+		mu.Lock()
+		if stopped {
+			mu.Unlock()
+			return
+		}
+		s := sig.(syscall.Signal)
+		for _, pid := range children() {
+			unix.Kill(pid, s)
+		}
+		cleanup()
+		os.Exit(128 + int(s))
+	}()
+	return sync.OnceFunc(func() {
+		mu.Lock() // held for good: a handler running keeps it until it exits
+		stopped = true
+		signal.Stop(sigc)
+		select {
+		case sigc <- syscall.Signal(0): // let the handler goroutine end
+		default:
+		}
+		mu.Unlock()
+	})
 }
 
 // children lists this process's children, from every thread's
