@@ -214,8 +214,8 @@ func (p *player) narrate(n int) {
 			p.inPhase = false
 		case commandLine:
 			p.inPhase = false
-			if !p.ran[i] {
-				fmt.Fprintf(p.out, "\n  skipped, because %s does not hold here: %s\n", strings.Join(l.conds, " "), commandText(l))
+			if !p.ran[i] && l.cmd() == "exec" {
+				fmt.Fprintf(p.out, "\n  skipped, because %s: %s\n", unmet(l.conds), commandText(l))
 			}
 		case commentLine:
 			if !p.inPhase {
@@ -232,6 +232,23 @@ func (p *player) narrate(n int) {
 	if n-1 > p.shown {
 		p.shown = n - 1
 	}
+}
+
+// unmet says in words why a line's conditions kept it from running.
+func unmet(conds []string) string {
+	var why []string
+	for _, c := range conds {
+		c = strings.TrimSpace(strings.Trim(c, "[]"))
+		switch {
+		case strings.HasPrefix(c, "exec:"):
+			why = append(why, strings.TrimPrefix(c, "exec:")+" is not installed")
+		case strings.HasPrefix(c, "!exec:"):
+			why = append(why, strings.TrimPrefix(c, "!exec:")+" is installed")
+		default:
+			why = append(why, "["+c+"] does not hold")
+		}
+	}
+	return strings.Join(why, " or ") + " here"
 }
 
 func (p *player) showOutput(stdout, stderr string) {
@@ -286,6 +303,8 @@ func okText(l scriptLine) string {
 			subject = args[1]
 		}
 		switch {
+		case l.neg && args[0] == ".":
+			return subject + " is empty"
 		case l.neg:
 			return fmt.Sprintf("%s does not show %s", subject, args[0])
 		case count != "":
