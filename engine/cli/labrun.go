@@ -48,6 +48,7 @@ type player struct {
 
 // scriptLine is one line of a script's comment section.
 type scriptLine struct {
+	raw   string   // as written
 	text  string   // as written, trimmed
 	kind  lineKind //
 	conds []string // leading [cond] words of a command
@@ -73,7 +74,7 @@ func parseScript(comment string) []scriptLine {
 	out := make([]scriptLine, 1, len(raw)+1)
 	hint, hintUsed := "", false
 	for _, line := range raw {
-		l := scriptLine{text: strings.TrimSpace(line)}
+		l := scriptLine{raw: line, text: strings.TrimSpace(line)}
 		switch {
 		case l.text == "":
 			l.kind = blankLine
@@ -130,19 +131,19 @@ func (l scriptLine) isCheck() bool {
 
 // instrument returns the script's comment section with the player's hooks
 // around every command line.
-func instrument(lines []scriptLine, raw []string) string {
+func instrument(lines []scriptLine) string {
 	var b strings.Builder
 	for i := 1; i < len(lines); i++ {
 		l := lines[i]
 		if l.kind != commandLine {
-			b.WriteString(raw[i-1] + "\n")
+			b.WriteString(l.raw + "\n")
 			continue
 		}
 		conds := strings.Join(l.conds, " ")
 		if conds != "" {
 			conds += " "
 		}
-		fmt.Fprintf(&b, "nslab-line %d\n%snslab-cmd %d\n%s\n%snslab-ok %d\n", i, conds, i, raw[i-1], conds, i)
+		fmt.Fprintf(&b, "nslab-line %d\n%snslab-cmd %d\n%s\n%snslab-ok %d\n", i, conds, i, l.raw, conds, i)
 	}
 	b.WriteString("nslab-end\n")
 	return b.String()
@@ -382,7 +383,6 @@ func (t *playT) Run(name string, f func(testscript.T)) {
 // errOut, and the result is a non-zero exit.
 func runLab(l labs.Lab, step bool, out, errOut io.Writer) error {
 	ar := txtar.Parse([]byte(l.Script))
-	raw := strings.Split(strings.TrimSuffix(string(ar.Comment), "\n"), "\n")
 	lines := parseScript(string(ar.Comment))
 
 	sweepWorkDirs()
@@ -410,7 +410,7 @@ func runLab(l labs.Lab, step bool, out, errOut io.Writer) error {
 	// testscript names the script after its file, and runs it in
 	// ROOT/script-NAME; ROOT/bin holds nslab and its docker alias.
 	file := filepath.Join(root, l.Name+".txtar")
-	ar.Comment = []byte(instrument(lines, raw))
+	ar.Comment = []byte(instrument(lines))
 	if err := os.WriteFile(file, txtar.Format(ar), 0o644); err != nil {
 		return fmt.Errorf("write the lab's script: %w", err)
 	}
@@ -524,8 +524,8 @@ func (p *player) explain(log, file string) string {
 	// What testscript logged between the failing line and the failure:
 	// the command's output and exit status, a diff, a file's content.
 	var detail string
-	if j := strings.LastIndex(log[:max(i, 0)], "> "+l.text+"\n"); j >= 0 {
-		detail = log[j+len("> "+l.text+"\n") : i]
+	if j := strings.LastIndex(log[:max(i, 0)], "> "+l.raw+"\n"); j >= 0 {
+		detail = log[j+len("> "+l.raw+"\n") : i]
 	}
 	var status string
 	var stdout, stderr, other strings.Builder
