@@ -458,6 +458,10 @@ func runLab(l labs.Lab, step bool, out, errOut io.Writer) error {
 	switch {
 	case t.failed:
 		reason := p.explain(t.log.String(), file)
+		if p.current == 0 {
+			fmt.Fprintf(errOut, "FAIL: %s could not start: %s\n", l.Name, reason)
+			return exitError{1}
+		}
 		fmt.Fprintf(errOut, "FAIL: %s stopped after %d checks passed.\n%s\n", l.Name, p.passed, reason)
 		return exitError{1}
 	case t.skipped != "":
@@ -518,7 +522,7 @@ func (p *player) explain(log, file string) string {
 		msg = strings.TrimSpace(log)
 	}
 	if p.current == 0 {
-		return "The lab could not start: " + msg
+		return msg // before the first command: the lab host, or the script's files
 	}
 	l := p.lines[p.current]
 	// What testscript logged between the failing line and the failure:
