@@ -48,9 +48,9 @@ type player struct {
 
 // scriptLine is one line of a script's comment section.
 type scriptLine struct {
-	raw   string   // as written
-	text  string   // as written, trimmed
-	kind  lineKind //
+	raw   string // as written
+	text  string // as written, trimmed
+	kind  lineKind
 	conds []string // leading [cond] words of a command
 	neg   bool     // the command has !
 	args  []string // the command and its arguments, quotes removed, no $ expansion
