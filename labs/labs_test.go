@@ -18,6 +18,7 @@ import (
 
 	"github.com/nslab/nslab/engine/cli"
 	"github.com/nslab/nslab/engine/labhost"
+	"github.com/nslab/nslab/labs"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -67,34 +68,29 @@ func TestLabs(t *testing.T) {
 	testscript.Run(t, Params())
 }
 
-// Params is the testscript configuration shared by `go test` and the guided
-// runner: one fresh lab host per script, torn down even when the script
-// fails.
+// Params is labs.Params with the checks only the tests make: after every
+// script, the daemon's log must show no data race or panic, and a lab that
+// passed must end in the picture labs/pictures/NAME.txt shows.
 func Params() testscript.Params {
-	return testscript.Params{
-		Dir:                 ".",
-		RequireExplicitExec: true,
-		RequireUniqueNames:  true,
-		UpdateScripts:       os.Getenv("NSLAB_UPDATE") != "",
-		Setup: func(env *testscript.Env) error {
-			h, err := labhost.Start(labhost.Options{Stderr: os.Stderr})
-			if err != nil {
-				return fmt.Errorf("start lab host: %w", err)
+	p := labs.Params()
+	setup := p.Setup
+	p.Setup = func(env *testscript.Env) error {
+		if err := setup(env); err != nil {
+			return err
+		}
+		h := labs.ScriptOf(env).Host
+		env.Defer(func() {
+			// testscript's T wraps *testing.T, which has Errorf and Name.
+			if t, ok := env.T().(errorLogger); ok {
+				checkDaemonLog(t, h)
 			}
-			env.Defer(func() {
-				// testscript's T wraps *testing.T, which has Errorf and Name.
-				if t, ok := env.T().(errorLogger); ok {
-					checkDaemonLog(t, h)
-				}
-				if t, ok := env.T().(namedT); ok && !t.Failed() {
-					checkPicture(t, h)
-				}
-				h.Close()
-			})
-			env.Setenv(labhost.EnvHost, h.Env())
-			return nil
-		},
+			if t, ok := env.T().(namedT); ok && !t.Failed() {
+				checkPicture(t, h)
+			}
+		})
+		return nil
 	}
+	return p
 }
 
 // checkDaemonLog fails the script if the lab host's engine daemon logged a

@@ -55,6 +55,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -456,10 +457,16 @@ func Enter() (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("nsenter (util-linux) is needed to enter a lab host: %w", err)
 	}
-	argv := append(append([]string{"nsenter"}, nsenterArgs(pid)...), exe)
+	// Called as docker, run the lab host's own docker (a link to this
+	// binary), so the name survives the re-exec: messages say "docker
+	// network: ..." as Docker's CLI does, and a lab host whose docker is
+	// something else runs that.
+	prog := exe
+	if filepath.Base(os.Args[0]) == "docker" {
+		prog = filepath.Join(BinDir, "docker")
+	}
+	argv := append(append([]string{"nsenter"}, nsenterArgs(pid)...), prog)
 	argv = append(argv, os.Args[1:]...)
-	// exe keeps argv[0] "nslab" semantics through the name of the binary;
-	// callers that dispatch on argv[0] run a binary called nslab.
 	return true, syscall.Exec(nsenter, argv, InsideEnv(os.Environ(), env))
 }
 
