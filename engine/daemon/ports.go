@@ -4,12 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"log"
-	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/nslab/nslab/engine/api"
 	"github.com/nslab/nslab/engine/firewall"
+	"github.com/nslab/nslab/engine/labhost"
 	"github.com/nslab/nslab/engine/portmap"
 )
 
@@ -36,9 +39,17 @@ func (d *Daemon) checkPorts(c *Container, o RunOptions) error {
 	}
 	c.Exposed = portmap.Dedup(c.Exposed)
 	if o.PublishAll {
+		// -P publishes the exposed ports that no -p binds already, as
+		// Docker does: -p 127.0.0.1:8081:80 keeps 80/tcp off 0.0.0.0.
+		bound := map[string]bool{}
+		for _, b := range bs {
+			bound[b.Key()] = true
+		}
 		for _, e := range c.Exposed {
-			e.HostIP = netip.IPv4Unspecified()
-			bs = append(bs, e)
+			if !bound[e.Key()] {
+				e.HostIP = netip.IPv4Unspecified()
+				bs = append(bs, e)
+			}
 		}
 	}
 	bs = portmap.Dedup(bs)
@@ -53,31 +64,11 @@ func (d *Daemon) checkPorts(c *Container, o RunOptions) error {
 		c.warnings = append(c.warnings, fmt.Sprintf("Published ports are discarded when using %s network mode", c.NetworkMode))
 		return nil
 	}
-	for _, b := range bs {
-		if !b.HostIP.IsUnspecified() && !d.hasAddress(b.HostIP) {
-			return fmt.Errorf("Error starting userland proxy: listen %s4 %s: bind: cannot assign requested address (the lab host has no address %s)",
-				b.Proto, netip.AddrPortFrom(b.HostIP, b.HostPort), b.HostIP)
-		}
-	}
 	if err := d.ports.Check(bs); err != nil {
 		return err
 	}
 	c.Bindings = bs
 	return nil
-}
-
-// hasAddress reports whether ip is an address of the lab host.
-func (d *Daemon) hasAddress(ip netip.Addr) bool {
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		return false
-	}
-	for _, a := range addrs {
-		if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr() == ip {
-			return true
-		}
-	}
-	return false
 }
 
 // publish allocates host ports, starts a userland proxy for each, and
@@ -102,8 +93,12 @@ func (d *Daemon) publish(c *Container) (err error) {
 			d.ports.Release(active)
 		}
 	}()
+	path, err := proxyPath()
+	if err != nil {
+		return err
+	}
 	for _, b := range active {
-		p, err := portmap.StartProxy(b, ep.Addr.Addr())
+		p, err := portmap.StartProxy(path, b, ep.Addr.Addr())
 		if err != nil {
 			return err
 		}
@@ -133,6 +128,38 @@ func (d *Daemon) unpublish(c *Container) {
 	c.proxies = nil
 	d.ports.Release(c.Ports)
 	c.Ports = nil
+}
+
+var (
+	proxyOnce sync.Once
+	proxyExe  string
+	proxyErr  error
+)
+
+// proxyPath is the docker-proxy the daemon runs for each binding: a link
+// named docker-proxy to nslab's own binary, in the lab host's bin
+// directory (on its PATH, as /usr/bin/docker-proxy is on Docker's host).
+// The kernel names a process after the file it executes, so ps, ss -ltnp
+// and netstat -ltnp show "docker-proxy".
+func proxyPath() (string, error) {
+	proxyOnce.Do(func() {
+		link := filepath.Join(labhost.BinDir, portmap.ProxyName)
+		if _, err := os.Stat(link); err == nil {
+			proxyExe = link
+			return
+		}
+		exe, err := os.Executable()
+		if err != nil {
+			proxyErr = fmt.Errorf("find nslab's binary for %s: %w", portmap.ProxyName, err)
+			return
+		}
+		if err := os.Symlink(exe, link); err != nil && !errors.Is(err, os.ErrExist) {
+			proxyErr = fmt.Errorf("link %s to %s: %w", link, exe, err)
+			return
+		}
+		proxyExe = link
+	})
+	return proxyExe, proxyErr
 }
 
 func fwPorts(bs []portmap.Binding, ip netip.Addr, bridge string) []firewall.Port {
