@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -97,18 +98,48 @@ func (d *Daemon) publish(c *Container) (err error) {
 	if err != nil {
 		return err
 	}
+	var ports []portmap.Binding
 	for _, b := range active {
-		p, err := portmap.StartProxy(path, b, ep.Addr.Addr())
-		if err != nil {
-			return err
+		bs := []portmap.Binding{b}
+		if b.HostIP == netip.IPv4Unspecified() && v6Listenable() {
+			// Docker (20.10.3 on) also binds [::] for a binding without
+			// an address when the host can listen on IPv6: a second
+			// docker-proxy, to the container's IPv4 address.
+			b6 := b
+			b6.HostIP = netip.IPv6Unspecified()
+			bs = append(bs, b6)
 		}
-		c.proxies = append(c.proxies, p)
+		for _, b := range bs {
+			p, err := portmap.StartProxy(path, b, ep.Addr.Addr())
+			if err != nil {
+				return err
+			}
+			c.proxies = append(c.proxies, p)
+			ports = append(ports, b)
+		}
 	}
-	if err := firewall.AddPorts(fwPorts(active, ep.Addr.Addr(), n.Bridge)); err != nil {
+	if err := firewall.AddPorts(fwPorts(ports, ep.Addr.Addr(), n.Bridge)); err != nil {
 		return err
 	}
-	c.Ports = active
+	c.Ports = ports
 	return nil
+}
+
+var (
+	v6Once sync.Once
+	v6OK   bool
+)
+
+// v6Listenable is Docker's IsV6Listenable: whether the lab host can listen
+// on [::1]. Containers have no IPv6, but the lab host itself does.
+func v6Listenable() bool {
+	v6Once.Do(func() {
+		if l, err := net.Listen("tcp6", "[::1]:0"); err == nil {
+			l.Close()
+			v6OK = true
+		}
+	})
+	return v6OK
 }
 
 // unpublish removes a container's port rules in one transaction, stops its
@@ -162,10 +193,14 @@ func proxyPath() (string, error) {
 	return proxyExe, proxyErr
 }
 
+// fwPorts are the iptables rules of a container's bindings: IPv4 only, as
+// in Docker without ip6tables; the [::] bindings have their proxy alone.
 func fwPorts(bs []portmap.Binding, ip netip.Addr, bridge string) []firewall.Port {
-	out := make([]firewall.Port, len(bs))
-	for i, b := range bs {
-		out[i] = firewall.Port{Proto: b.Proto, HostIP: b.HostIP, HostPort: b.HostPort, ContainerIP: ip, ContainerPort: b.ContainerPort, Bridge: bridge}
+	var out []firewall.Port
+	for _, b := range bs {
+		if b.HostIP.Is4() {
+			out = append(out, firewall.Port{Proto: b.Proto, HostIP: b.HostIP, HostPort: b.HostPort, ContainerIP: ip, ContainerPort: b.ContainerPort, Bridge: bridge})
+		}
 	}
 	return out
 }

@@ -32,10 +32,14 @@ type Binding struct {
 // Key is the container side, as Docker writes it: "80/tcp".
 func (b Binding) Key() string { return fmt.Sprintf("%d/%s", b.ContainerPort, b.Proto) }
 
-// String is Docker's ps form: "0.0.0.0:8080->80/tcp".
+// String is Docker's ps form: "0.0.0.0:8080->80/tcp", "[::]:8080->80/tcp".
 func (b Binding) String() string {
-	return fmt.Sprintf("%s:%d->%d/%s", b.HostIP, b.HostPort, b.ContainerPort, b.Proto)
+	return fmt.Sprintf("%s->%d/%s", b.HostAddr(), b.ContainerPort, b.Proto)
 }
+
+// HostAddr is the host side as docker port prints it: "0.0.0.0:8080",
+// "[::]:8080".
+func (b Binding) HostAddr() string { return netip.AddrPortFrom(b.HostIP, b.HostPort).String() }
 
 var anyIPv4 = netip.IPv4Unspecified()
 
