@@ -109,15 +109,13 @@ func (d *Daemon) publish(c *Container) (err error) {
 			b6.HostIP = netip.IPv6Unspecified()
 			bs = append(bs, b6)
 		}
-		for _, b := range bs {
-			p, err := portmap.StartProxy(path, b, ep.Addr.Addr())
-			if err != nil {
-				return err
-			}
-			c.proxies = append(c.proxies, p)
-			ports = append(ports, b)
-		}
+		ports = append(ports, bs...)
 	}
+	ps, err := portmap.StartProxies(path, ports, ep.Addr.Addr())
+	if err != nil {
+		return err
+	}
+	c.proxies = ps
 	if err := firewall.AddPorts(fwPorts(ports, ep.Addr.Addr(), n.Bridge)); err != nil {
 		return err
 	}

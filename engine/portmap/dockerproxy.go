@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -92,6 +93,38 @@ func StartProxy(path string, b Binding, container netip.Addr) (*Proxy, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// StartProxies starts one proxy per binding, all at once, and waits for
+// every one to report: a container's proxies start side by side, so ten
+// ports cost little more than one process start. On any failure the
+// others are stopped and the first binding's error (in bs's order) is
+// returned.
+func StartProxies(path string, bs []Binding, container netip.Addr) ([]*Proxy, error) {
+	ps := make([]*Proxy, len(bs))
+	errs := make([]error, len(bs))
+	var wg sync.WaitGroup
+	for i, b := range bs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ps[i], errs[i] = StartProxy(path, b, container)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		for _, p := range ps {
+			if p != nil {
+				p.Close()
+			}
+		}
+		for _, e := range errs {
+			if e != nil {
+				return nil, e
+			}
+		}
+	}
+	return ps, nil
 }
 
 // Pid is the proxy process's pid.

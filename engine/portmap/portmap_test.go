@@ -323,3 +323,34 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestStartProxies starts a container's proxies side by side; when one
+// cannot bind, the error is its own and the others are stopped.
+func TestStartProxies(t *testing.T) {
+	link := proxyLink(t)
+	lo := netip.MustParseAddr("127.0.0.1")
+	ok := Binding{Proto: "tcp", HostIP: lo, HostPort: freePort(t), ContainerPort: 80}
+	bad := Binding{Proto: "tcp", HostIP: netip.MustParseAddr("192.0.2.77"), HostPort: 8080, ContainerPort: 80}
+	ps, err := StartProxies(link, []Binding{ok, ok, bad}, lo)
+	if err == nil || ps != nil {
+		t.Fatalf("StartProxies with a foreign address = %v, %v", ps, err)
+	}
+	// Two proxies on one port: one of them fails in its bind, and the
+	// error says which address.
+	if !strings.Contains(err.Error(), "bind: address already in use") && !strings.Contains(err.Error(), "192.0.2.77:8080") {
+		t.Errorf("error = %v", err)
+	}
+	// The proxy that did start is gone: the port is free again.
+	l, err := net.Listen("tcp4", ok.HostAddr())
+	if err != nil {
+		t.Fatalf("port of the stopped proxy still taken: %v", err)
+	}
+	l.Close()
+	ps, err = StartProxies(link, []Binding{ok, {Proto: "udp", HostIP: lo, HostPort: ok.HostPort, ContainerPort: 53}}, lo)
+	if err != nil || len(ps) != 2 {
+		t.Fatalf("StartProxies = %v, %v", ps, err)
+	}
+	for _, p := range ps {
+		p.Close()
+	}
+}
