@@ -72,9 +72,10 @@ func (d *Daemon) checkPorts(c *Container, o RunOptions) error {
 	return nil
 }
 
-// publish allocates host ports, starts a userland proxy for each, and
-// adds the DNAT and ACCEPT rules in one transaction. On failure nothing is
-// left. Call with d.mu held, after the container's first endpoint exists.
+// publish allocates host ports, starts a docker-proxy for each (and for
+// its [::] twin), and adds the DNAT and ACCEPT rules in one transaction.
+// On failure nothing is left. Call with d.mu held, after the container's
+// first endpoint exists.
 func (d *Daemon) publish(c *Container) (err error) {
 	if len(c.Endpoints) == 0 {
 		return nil

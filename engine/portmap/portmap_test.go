@@ -354,3 +354,35 @@ func TestStartProxies(t *testing.T) {
 		p.Close()
 	}
 }
+
+// BenchmarkStartProxy is what one binding's docker-proxy costs the daemon:
+// fork/exec, the runtime's start, the bind and the readiness report, then
+// the stop (SIGINT and wait).
+//
+//	go test -run '^$' -bench StartProxy -benchtime 100x ./engine/portmap/
+func BenchmarkStartProxy(b *testing.B) {
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	link := filepath.Join(b.TempDir(), ProxyName)
+	if err := os.Symlink(exe, link); err != nil {
+		b.Fatal(err)
+	}
+	lo := netip.MustParseAddr("127.0.0.1")
+	bd := Binding{Proto: "tcp", HostIP: lo, ContainerPort: 80}
+	var start, stop time.Duration
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		p, err := StartProxy(link, bd, lo)
+		if err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		p.Close()
+		start += t1.Sub(t0)
+		stop += time.Since(t1)
+	}
+	b.ReportMetric(float64(start.Microseconds())/float64(b.N)/1000, "start-ms")
+	b.ReportMetric(float64(stop.Microseconds())/float64(b.N)/1000, "stop-ms")
+}
