@@ -28,6 +28,8 @@ func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"nslab":  func() { os.Exit(cli.Main()) },
 		"docker": func() { os.Exit(cli.Main()) },
+		// The daemon runs docker-proxy through a link of that name.
+		"docker-proxy": func() { os.Exit(cli.Main()) },
 	})
 }
 

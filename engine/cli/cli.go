@@ -36,6 +36,8 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code)
 // Main runs nslab with os.Args and returns the exit status.
 func Main() int {
 	switch {
+	case isProxy():
+		return proxyMain()
 	case labhost.IsSupervisor():
 		// Supervise refuses to run unless it is PID 1 of a new pid
 		// namespace, which only Start creates.

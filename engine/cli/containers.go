@@ -369,9 +369,9 @@ func portCmd() *cobra.Command {
 					if b.Key() != want {
 						continue
 					}
-					fmt.Printf("%s:%d\n", b.HostIP, b.HostPort)
+					fmt.Println(b.HostAddr())
 				} else {
-					fmt.Printf("%s -> %s:%d\n", b.Key(), b.HostIP, b.HostPort)
+					fmt.Printf("%s -> %s\n", b.Key(), b.HostAddr())
 				}
 				found = true
 			}
