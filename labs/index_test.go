@@ -106,23 +106,12 @@ func TestScriptCommandSpotted(t *testing.T) {
 	}
 }
 
-// stderrPending are labs whose success paths do not all assert `! stderr
-// .` yet: their owners were rewriting them when this test came in. Remove
-// a lab from here once its execs say what their stderr should be.
-var stderrPending = map[string]bool{
-	"bad-input": true, "network-bad-input": true, "iptables-walkthrough": true,
-	"published-ports": true, "ports-bad-input": true, "user-bridge": true,
-}
-
 // TestSuccessPathsCheckStderr fails when an exec that must succeed is not
 // followed by a check of its stderr (`! stderr .` where it should print no
 // error): a command that succeeds while printing an error would otherwise
 // go unnoticed.
 func TestSuccessPathsCheckStderr(t *testing.T) {
 	for _, l := range labs.All() {
-		if stderrPending[l.Name] {
-			continue
-		}
 		lines := strings.Split(string(txtar.Parse([]byte(l.Script)).Comment), "\n")
 		for i, line := range lines {
 			w := labs.ScriptWords(line)
