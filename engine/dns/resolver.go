@@ -93,19 +93,35 @@ func (r *Resolver) Close() {
 	}
 }
 
-// ServeDNS answers one query. A message without exactly one question, a
-// response, or another opcode is dropped without an answer, as Docker does.
+// ServeDNS answers one query through w, as a dns.Handler; the Server
+// calls answer and slowAnswer directly. A message without exactly one
+// question, a response, or another opcode is dropped without an answer.
 func (r *Resolver) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
+	udp := isUDP(w)
+	resp, slow := r.answer(q, udp)
+	if slow {
+		resp = r.slowAnswer(q, udp)
+	}
+	if resp != nil {
+		w.WriteMsg(resp)
+	}
+}
+
+// answer answers a local name at once; any other query is slow: it is
+// forwarded upstream by slowAnswer.
+func (r *Resolver) answer(q *dns.Msg, udp bool) (*dns.Msg, bool) {
 	if q == nil || len(q.Question) != 1 || q.Response || q.Opcode != dns.OpcodeQuery {
-		return
+		return nil, false
 	}
 	if resp := r.local(q); resp != nil {
-		truncate(w, q, resp)
-		w.WriteMsg(resp)
-		return
+		truncate(udp, q, resp)
+		return resp, false
 	}
-	w.WriteMsg(r.forwardQuery(q, isUDP(w)))
+	return nil, true
 }
+
+// slowAnswer forwards q upstream (forwardQuery).
+func (r *Resolver) slowAnswer(q *dns.Msg, udp bool) *dns.Msg { return r.forwardQuery(q, udp) }
 
 // local answers from the container's networks, or returns nil.
 func (r *Resolver) local(q *dns.Msg) *dns.Msg {
