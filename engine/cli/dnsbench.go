@@ -59,23 +59,32 @@ var dnsRows = []dnsRow{
 // dnsResult is one line of `nslab bench dns`: the median over the rounds
 // of one server on one row, and each round's figures.
 type dnsResult struct {
-	Server string    `json:"server"`
-	Row    string    `json:"row"`
-	QPS    float64   `json:"qps"`
-	MeanUs float64   `json:"mean_us"`
-	P99us  float64   `json:"p99_us,omitempty"`
+	Server string  `json:"server"`
+	Row    string  `json:"row"`
+	QPS    float64 `json:"qps"`
+	MeanUs float64 `json:"mean_us"`
+	P99us  float64 `json:"p99_us,omitempty"`
+	// CPUus is the server process's CPU time (user and system, as
+	// /proc/PID/stat counts it) per answered query: what it costs the
+	// machine, which load from elsewhere does not change as it changes
+	// q/s and latency.
+	CPUus  float64   `json:"cpu_us_per_query"`
 	Lost   int       `json:"lost"`
 	Rounds []float64 `json:"rounds_qps"`
 }
 
 // dnsperfRun is what one dnsperf run reported.
 type dnsperfRun struct {
-	qps, meanUs, p99us float64
-	lost               int
+	qps, meanUs, p99us, cpuUs float64
+	lost                      int
 }
 
-// dnsTarget is a server under test, reached from the client container.
-type dnsTarget struct{ name, addr string }
+// dnsTarget is a server under test, reached from the client container,
+// and the process that serves it.
+type dnsTarget struct {
+	name, addr string
+	pid        int
+}
 
 // dnsmasqAddr is where the comparison server listens, in the same
 // container namespace as the load generator.
@@ -175,7 +184,12 @@ func benchDNS(rows []dnsRow, rounds int, seconds float64) (err error) {
 	}
 	defer func() { dm.Process.Kill(); dm.Wait() }()
 
-	targets := []dnsTarget{{"nslab", "127.0.0.11"}, {"dnsmasq", dnsmasqAddr}}
+	daemonPID, err := findDaemon()
+	if err != nil {
+		return err
+	}
+	// nsenter with --net alone execs dnsmasq in its own process.
+	targets := []dnsTarget{{"nslab", "127.0.0.11", daemonPID}, {"dnsmasq", dnsmasqAddr, dm.Process.Pid}}
 	if t, why := dockerDNSTarget(); why != "" {
 		fmt.Fprintln(os.Stderr, "docker column skipped:", why)
 	} else {
@@ -201,9 +215,21 @@ func benchDNS(rows []dnsRow, rounds int, seconds float64) (err error) {
 		for _, row := range rows {
 			for i := range targets {
 				t := targets[(i+round)%len(targets)] // alternate who goes first
+				cpu0, err := cpuTicks(t.pid)
+				if err != nil {
+					return err
+				}
+				start := time.Now()
 				res, err := runDNSPerf(dnsperf, nsPath, t.addr, queries, row, seconds)
 				if err != nil {
 					return fmt.Errorf("dnsperf %s against %s: %w", row.Name, t.name, err)
+				}
+				cpu1, err := cpuTicks(t.pid)
+				if err != nil {
+					return err
+				}
+				if n := res.qps * time.Since(start).Seconds(); n > 0 {
+					res.cpuUs = float64(cpu1-cpu0) * 1e6 / clockTicks / n
 				}
 				runs[[2]string{t.name, row.Name}] = append(runs[[2]string{t.name, row.Name}], res)
 			}
@@ -214,15 +240,16 @@ func benchDNS(rows []dnsRow, rounds int, seconds float64) (err error) {
 		for _, t := range targets {
 			rs := runs[[2]string{t.name, row.Name}]
 			out := dnsResult{Server: t.name, Row: row.Name}
-			var qps, mean, p99 []float64
+			var qps, mean, p99, cpu []float64
 			for _, r := range rs {
 				qps = append(qps, r.qps)
 				mean = append(mean, r.meanUs)
 				p99 = append(p99, r.p99us)
+				cpu = append(cpu, r.cpuUs)
 				out.Lost += r.lost
 			}
 			out.Rounds = qps
-			out.QPS, out.MeanUs, out.P99us = medianOf(qps), medianOf(mean), medianOf(p99)
+			out.QPS, out.MeanUs, out.P99us, out.CPUus = medianOf(qps), medianOf(mean), medianOf(p99), medianOf(cpu)
 			enc.Encode(out)
 		}
 	}
@@ -439,4 +466,47 @@ func tcpConnClient(addr string, clients int, d time.Duration) error {
 	return json.NewEncoder(os.Stdout).Encode(map[string]float64{
 		"QPS": float64(len(all)) / elapsed.Seconds(), "MeanUs": us(sum / time.Duration(len(all))), "P99us": us(all[len(all)*99/100]),
 	})
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat's times on Linux.
+const clockTicks = 100
+
+// cpuTicks returns a process's user plus system time, in clock ticks.
+func cpuTicks(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("CPU time of pid %d: %w", pid, err)
+	}
+	// Fields after the command (which may hold spaces) in parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("CPU time of pid %d: short /proc/%d/stat", pid, pid)
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("CPU time of pid %d: bad /proc/%d/stat", pid, pid)
+	}
+	return u + st, nil
+}
+
+// findDaemon returns the pid of this lab host's engine daemon (nslab
+// __daemon), which serves every container's embedded DNS.
+func findDaemon() (int, error) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if args := strings.Split(string(cmd), "\x00"); len(args) > 1 && args[1] == "__daemon" {
+			return pid, nil
+		}
+	}
+	return 0, errors.New("no engine daemon (nslab __daemon) in this lab host's /proc")
 }

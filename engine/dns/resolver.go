@@ -75,15 +75,19 @@ func (r *Resolver) StartIn(nsPath string) error {
 	if err != nil {
 		return fmt.Errorf("embedded DNS: %w", err)
 	}
-	r.Serve(pc, ln)
+	if err := r.Serve(pc, ln); err != nil {
+		return fmt.Errorf("embedded DNS: %w", err)
+	}
 	return nil
 }
 
-// Serve serves already open sockets.
-func (r *Resolver) Serve(pc net.PacketConn, ln net.Listener) {
+// Serve serves already open sockets; on error it closes them.
+func (r *Resolver) Serve(pc net.PacketConn, ln net.Listener) error {
 	r.UDPPort = pc.LocalAddr().(*net.UDPAddr).Port
 	r.TCPPort = ln.Addr().(*net.TCPAddr).Port
-	r.srv = serve(pc, ln, r)
+	srv, err := serve(pc, ln, r)
+	r.srv = srv
+	return err
 }
 
 // Close stops the resolver (Server.Close).

@@ -34,6 +34,9 @@ var (
 	tcpWriteTimeout = 2 * time.Second
 )
 
+// udpBufSize is the UDP read loop's buffer for one query and one answer.
+const udpBufSize = 4096
+
 // tcpOpen counts open TCP connections over every Server in the process.
 var tcpOpen atomic.Int64
 
@@ -63,18 +66,26 @@ type Server struct {
 	nconns int // len(conns)
 
 	accepted atomic.Int64 // connections accepted, kept or not (tests)
-	wg sync.WaitGroup
+	wg       sync.WaitGroup
+
+	// The UDP socket as the loop (udploop.go) uses it: its descriptor,
+	// its key in the loop, and umu held while the loop reads or writes
+	// it; udpDone once it left the loop.
+	fd      int
+	id      uint32
+	umu     sync.Mutex
+	udpDone bool
 }
 
 // serve starts serving a on pc and ln. pc must be a *net.UDPConn and ln a
-// *net.TCPListener.
-func serve(pc net.PacketConn, ln net.Listener, a answerer) *Server {
+// *net.TCPListener. On error both are closed.
+func serve(pc net.PacketConn, ln net.Listener, a answerer) (*Server, error) {
 	s := &Server{a: a, udp: pc.(*net.UDPConn), tcp: ln.(*net.TCPListener),
 		slow: make(chan struct{}, maxConcurrent), conns: map[net.Conn]struct{}{}}
 	s.wg.Add(2)
 	go s.serveUDP()
 	go s.serveTCP()
-	return s
+	return s, nil
 }
 
 // Close closes the sockets and every TCP connection. It waits at most
@@ -102,8 +113,12 @@ func (s *Server) Close() {
 // before reading the next. Only slow queries leave the loop.
 func (s *Server) serveUDP() {
 	defer s.wg.Done()
-	in := make([]byte, dns.MaxMsgSize)
-	out := make([]byte, dns.MaxMsgSize)
+	// Queries are small: 4 KiB holds any a resolver library sends (miekg's
+	// server reads 512 bytes). A longer datagram arrives cut short, does
+	// not parse, and gets FORMERR. Answers that do not fit in out are
+	// packed into a buffer of their own. 8 KiB per container in all.
+	in := make([]byte, udpBufSize)
+	out := make([]byte, udpBufSize)
 	for {
 		n, from, err := s.udp.ReadFromUDPAddrPort(in)
 		if err != nil {
@@ -121,36 +136,34 @@ func (s *Server) serveUDP() {
 			continue
 		}
 		resp, slow := s.a.answer(q, true)
-		if slow {
-			select {
-			case s.slow <- struct{}{}:
-				s.wg.Add(1)
-				go func() {
-					defer s.wg.Done()
-					defer func() { <-s.slow }()
-					if resp := s.a.slowAnswer(q, true); resp != nil {
-						s.sendUDP(resp, from, nil)
-					}
-				}()
-			default:
-				m := new(dns.Msg)
-				m.SetRcode(q, dns.RcodeRefused)
-				s.sendUDP(m, from, out)
+		if !slow {
+			if resp != nil {
+				s.sendUDP(resp, from, out)
 			}
 			continue
 		}
-		if resp != nil {
-			s.sendUDP(resp, from, out)
+		select {
+		case s.slow <- struct{}{}:
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				defer func() { <-s.slow }()
+				if resp := s.a.slowAnswer(q, true); resp != nil {
+					s.sendUDP(resp, from, nil)
+				}
+			}()
+		default:
+			m := new(dns.Msg)
+			m.SetRcode(q, dns.RcodeRefused)
+			s.sendUDP(m, from, out)
 		}
 	}
 }
 
 func (s *Server) sendUDP(m *dns.Msg, to netip.AddrPort, buf []byte) {
-	b, err := m.PackBuffer(buf)
-	if err != nil {
-		return
+	if b, err := m.PackBuffer(buf); err == nil {
+		s.udp.WriteToUDPAddrPort(b, to)
 	}
-	s.udp.WriteToUDPAddrPort(b, to)
 }
 
 // serveTCP accepts connections, refusing (closing at once) those over the

@@ -1,10 +1,7 @@
-// Package dns holds nslab's DNS servers: the embedded resolver that answers
-// container names at 127.0.0.11, and the upstream server of the lab host's
-// simulated outside, which stands in for "the internet's DNS" so that no
-// query ever leaves the sandbox.
 package dns
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/netip"
@@ -110,7 +107,11 @@ func listenIn(nsPath, hostport string) (net.PacketConn, net.Listener, error) {
 		if pc, err = net.ListenPacket("udp4", hostport); err != nil {
 			return err
 		}
-		if ln, err = net.Listen("tcp4", hostport); err != nil {
+		// No TCP keepalive on accepted connections: the idle timeout
+		// closes them long before a keepalive would fire, and setting it
+		// costs four setsockopt calls per connection.
+		lc := net.ListenConfig{KeepAlive: -1}
+		if ln, err = lc.Listen(context.Background(), "tcp4", hostport); err != nil {
 			pc.Close()
 		}
 		return err
@@ -128,5 +129,5 @@ func ListenInNetNS(nsPath string, addr netip.Addr, z UpstreamZone) (*Server, err
 	if err != nil {
 		return nil, err
 	}
-	return serve(pc, ln, z), nil
+	return serve(pc, ln, z)
 }
