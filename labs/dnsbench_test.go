@@ -16,8 +16,8 @@ import (
 // serving the same name in the same namespace, interleaved in one run
 // (`nslab bench dns`: 3 rounds of 2 s per row and server, about 80 s).
 // Each row and server is a sub-benchmark reporting the median q/s, mean and
-// p99 latency; the nslab rows add nslab/dnsmasq ratios (q/s, and mean
-// latency). Real Docker's embedded DNS joins as a third column where
+// p99 latency, and the server's CPU time per query; the nslab rows add
+// nslab/dnsmasq ratios (q/s, and mean latency). Real Docker's embedded DNS joins as a third column where
 // dockerd runs inside the lab host; otherwise one line says it is skipped.
 //
 //	go test -run '^$' -bench DNS -benchtime 1x ./labs/
@@ -35,6 +35,7 @@ func BenchmarkDNS(b *testing.B) {
 		QPS    float64 `json:"qps"`
 		MeanUs float64 `json:"mean_us"`
 		P99us  float64 `json:"p99_us"`
+		CPUus  float64 `json:"cpu_us_per_query"`
 		Lost   int
 	}
 	var rs []result
@@ -55,6 +56,7 @@ func BenchmarkDNS(b *testing.B) {
 			if r.P99us > 0 {
 				b.ReportMetric(r.P99us, "p99-us")
 			}
+			b.ReportMetric(r.CPUus, "cpu-us/query")
 			b.ReportMetric(float64(r.Lost), "lost")
 			if dm, ok := byKey["dnsmasq/"+r.Row]; ok && r.Server != "dnsmasq" && dm.QPS > 0 && dm.MeanUs > 0 {
 				b.ReportMetric(r.QPS/dm.QPS, "qps/dnsmasq")

@@ -64,8 +64,9 @@ type dnsResult struct {
 	QPS    float64 `json:"qps"`
 	MeanUs float64 `json:"mean_us"`
 	P99us  float64 `json:"p99_us,omitempty"`
-	// CPUus is the server process's CPU time (user and system, as
-	// /proc/PID/stat counts it) per answered query: what it costs the
+	// CPUus is the server process's CPU time (user and system, its
+	// reaped children's included, as /proc/PID/stat counts it) per
+	// answered query: what it costs the
 	// machine, which load from elsewhere does not change as it changes
 	// q/s and latency.
 	CPUus  float64   `json:"cpu_us_per_query"`
@@ -471,7 +472,8 @@ func tcpConnClient(addr string, clients int, d time.Duration) error {
 // clockTicks is USER_HZ, the unit of /proc/PID/stat's times on Linux.
 const clockTicks = 100
 
-// cpuTicks returns a process's user plus system time, in clock ticks.
+// cpuTicks returns a process's user plus system time, with that of the
+// children it has reaped, in clock ticks.
 func cpuTicks(pid int) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
@@ -480,15 +482,20 @@ func cpuTicks(pid int) (int64, error) {
 	// Fields after the command (which may hold spaces) in parentheses.
 	i := bytes.LastIndexByte(b, ')')
 	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
+	// utime, stime, then cutime and cstime: the children it waited for
+	// (dnsmasq forks one per TCP connection).
+	if len(f) < 15 {
 		return 0, fmt.Errorf("CPU time of pid %d: short /proc/%d/stat", pid, pid)
 	}
-	u, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("CPU time of pid %d: bad /proc/%d/stat", pid, pid)
+	var sum int64
+	for _, s := range f[11:15] {
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("CPU time of pid %d: bad /proc/%d/stat: %w", pid, pid, err)
+		}
+		sum += v
 	}
-	return u + st, nil
+	return sum, nil
 }
 
 // findDaemon returns the pid of this lab host's engine daemon (nslab
