@@ -14,7 +14,8 @@ import (
 // BenchmarkDNS measures the embedded DNS server through 127.0.0.11:53 from
 // inside a container with Debian's dnsperf, against Debian's dnsmasq
 // serving the same name in the same namespace, interleaved in one run
-// (`nslab bench dns`: 3 rounds of 2 s per row and server, about 80 s).
+// (`nslab bench dns`: 3 rounds of 2 s per row and server, 6 s for the
+// latency row; about 110 s).
 // Each row and server is a sub-benchmark reporting the median q/s, mean and
 // p99 latency, and the server's CPU time per query; the nslab rows add
 // nslab/dnsmasq ratios (q/s, and mean latency). Real Docker's embedded DNS joins as a third column where
