@@ -27,6 +27,7 @@ packages=(
   tmux            # the shell test drives nslab shell in a real terminal
   graphviz        # nslab topology --format svg|png
   dnsmasq-base    # dnsmasq, the DNS benchmark's comparison peer
+  dnsperf         # the DNS benchmark's client
   ca-certificates # module downloads
   git
 )
