@@ -67,14 +67,6 @@ type Server struct {
 
 	accepted atomic.Int64 // connections accepted, kept or not (tests)
 	wg       sync.WaitGroup
-
-	// The UDP socket as the loop (udploop.go) uses it: its descriptor,
-	// its key in the loop, and umu held while the loop reads or writes
-	// it; udpDone once it left the loop.
-	fd      int
-	id      uint32
-	umu     sync.Mutex
-	udpDone bool
 }
 
 // serve starts serving a on pc and ln. pc must be a *net.UDPConn and ln a
