@@ -36,6 +36,9 @@ func labCmd() *cobra.Command {
 		Short: "Play a lab phase by phase: narration, commands, real output, and a pass or fail for each check",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := useEngine(); err != nil {
+				return err
+			}
 			l, err := labs.Get(args[0])
 			if strings.HasSuffix(args[0], ".txtar") {
 				b, ferr := os.ReadFile(args[0])
@@ -51,6 +54,7 @@ func labCmd() *cobra.Command {
 		},
 	}
 	run.Flags().BoolVar(&step, "step", false, "Pause for Enter between phases")
+	addEngineFlag(run.Flags())
 	exercise := &cobra.Command{
 		Use:   "exercise NAME",
 		Short: "Print a lab's exercise: its narration and checks, with the commands left for you to write",

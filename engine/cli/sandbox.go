@@ -22,6 +22,9 @@ runs COMMAND inside it with nslab (and docker) first on PATH, removes the lab
 host, and exits with COMMAND's status. Without a command it starts a shell.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := useEngine(); err != nil {
+				return err
+			}
 			if len(args) == 0 {
 				return inSandbox(shellArgv(), shellEnv())
 			}
@@ -29,11 +32,12 @@ host, and exits with COMMAND's status. Without a command it starts a shell.`,
 		},
 	}
 	c.Flags().SetInterspersed(false)
+	addEngineFlag(c.Flags())
 	return c
 }
 
 func shellCmd() *cobra.Command {
-	return &cobra.Command{
+	c := &cobra.Command{
 		Use:   "shell",
 		Short: "An interactive shell on a fresh lab host, where the notes' commands run as written",
 		Long: `shell starts a fresh lab host and a shell on it. Type the notes' commands as
@@ -42,10 +46,15 @@ already are, and brctl, ip netns, nsenter and iptables-save see the lab host.
 Leaving the shell removes the lab host and everything in it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := useEngine(); err != nil {
+				return err
+			}
 			fmt.Fprintln(os.Stderr, "nslab: starting a lab host; type exit to leave it (everything in it goes away)")
 			return inSandbox(shellArgv(), shellEnv())
 		},
 	}
+	addEngineFlag(c.Flags())
+	return c
 }
 
 // shellArgv is an interactive shell that reads no start-up files, so the

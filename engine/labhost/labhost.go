@@ -74,6 +74,9 @@ type Options struct {
 	// Sweep removes the lab host once that process is gone. The default is
 	// the calling process. Tests use it to stage an orphaned lab host.
 	Owner string
+	// Engine is the daemon the lab host runs: "nslab" (the default) or
+	// "docker", the machine's real dockerd (see docker.go).
+	Engine string
 }
 
 // Start creates a fresh lab host with the engine daemon running in it, and
@@ -83,7 +86,12 @@ func Start(o Options) (*Host, error) {
 	if os.Geteuid() != 0 {
 		return nil, errors.New("a lab host needs root: it creates namespaces, bridges and firewall rules (run as root, or in the VM: see README.md)")
 	}
+	dockerCLI, err := CheckEngine(o.Engine)
+	if err != nil {
+		return nil, err
+	}
 	Sweep()
+	SweepDockerCgroups()
 	if o.ReadyTimeout == 0 {
 		o.ReadyTimeout = 60 * time.Second
 	}
@@ -106,7 +114,7 @@ func Start(o Options) (*Host, error) {
 	cmd := &exec.Cmd{
 		Path:       exe,
 		Args:       []string{"nslab", "__labhost"},
-		Env:        append(os.Environ(), envInit+"=1", envTag+"="+id, envOwnr+"="+owner),
+		Env:        append(append(os.Environ(), envInit+"=1", envTag+"="+id, envOwnr+"="+owner), engineEnv(o.Engine, dockerCLI)...),
 		Stderr:     o.Stderr,
 		ExtraFiles: []*os.File{wr},
 		SysProcAttr: &syscall.SysProcAttr{
@@ -161,6 +169,7 @@ func (h *Host) Close() error {
 		h.cmd.Process.Kill()
 		<-done
 	}
+	SweepDockerCgroups()
 	return nil
 }
 
@@ -169,6 +178,7 @@ func (h *Host) Kill() {
 	if h.cmd.ProcessState == nil {
 		h.cmd.Process.Kill()
 		h.cmd.Wait()
+		SweepDockerCgroups()
 	}
 }
 
