@@ -76,12 +76,19 @@ func Params() testscript.Params {
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
 		UpdateScripts:       os.Getenv("NSLAB_UPDATE") != "",
+		Condition:           engineCondition,
 		Setup: func(env *testscript.Env) error {
-			h, err := labhost.Start(labhost.Options{Stderr: os.Stderr})
+			h, err := labhost.Start(labhost.Options{Stderr: os.Stderr, Engine: labEngine()})
 			if err != nil {
 				return fmt.Errorf("start lab host: %w", err)
 			}
 			env.Defer(func() {
+				if labEngine() == labhost.EngineDocker {
+					// nslab's daemon log and topology picture do not
+					// exist on a Docker-engine lab host.
+					h.Close()
+					return
+				}
 				// testscript's T wraps *testing.T, which has Errorf and Name.
 				if t, ok := env.T().(errorLogger); ok {
 					checkDaemonLog(t, h)

@@ -176,6 +176,13 @@ func startDockerd(id, cli string) (int, error) {
 	if err := mountCgroups(); err != nil {
 		return 0, err
 	}
+	// A new network namespace copies the machine's ip_forward, which the
+	// machine's own Docker has turned on. A fresh Docker host has it off:
+	// dockerd then turns it on and closes FORWARD (policy DROP), as the
+	// notes show.
+	if err := SetSysctl("net/ipv4/ip_forward", "0"); err != nil {
+		return 0, err
+	}
 	for _, d := range []string{DockerDir, DockerDataRoot, DockerExecRoot, DockerDir + "/cli"} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return 0, err
