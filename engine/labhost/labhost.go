@@ -59,6 +59,8 @@ type Host struct {
 	ID  string
 	Pid int // supervisor pid in the real host's pid namespace
 	cmd *exec.Cmd
+	// engine is the lab host's engine daemon: EngineNslab or EngineDocker.
+	engine string
 }
 
 // Env is the value of EnvHost for commands that should run in h.
@@ -128,7 +130,10 @@ func Start(o Options) (*Host, error) {
 		return nil, fmt.Errorf("start lab host supervisor: %w", err)
 	}
 	wr.Close()
-	h := &Host{ID: id, Pid: cmd.Process.Pid, cmd: cmd}
+	h := &Host{ID: id, Pid: cmd.Process.Pid, cmd: cmd, engine: o.Engine}
+	if h.engine == "" {
+		h.engine = DefaultEngine
+	}
 	ready := make(chan error, 1)
 	go func() {
 		line, err := bufio.NewReader(rd).ReadString('\n')
@@ -160,6 +165,7 @@ func (h *Host) Close() error {
 	if h.cmd.ProcessState != nil {
 		return nil
 	}
+	h.stopDockerContainers()
 	h.cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)
 	go func() { done <- h.cmd.Wait() }()
