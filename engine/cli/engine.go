@@ -35,16 +35,33 @@ func useEngine() error {
 func init() {
 	// In a Docker-engine lab host, docker is the real Docker CLI. nslab
 	// still answers to "docker" when a caller runs nslab's binary by that
-	// name from outside (go test's scripts do, then enter the lab host):
-	// once inside, hand over to the lab host's docker.
-	if filepath.Base(os.Args[0]) != "docker" || !labhost.InLabHost() || labhost.Engine() != labhost.EngineDocker {
+	// name (go test's scripts and the lab player do): hand over to the lab
+	// host's docker, entering the lab host first if need be.
+	if filepath.Base(os.Args[0]) != "docker" {
 		return
 	}
-	docker := filepath.Join(labhost.BinDir, "docker")
-	if self, err := os.Executable(); err == nil && self == docker {
+	var argv, env []string
+	switch host := os.Getenv(labhost.EnvHost); {
+	case labhost.InLabHost():
+		if labhost.Engine() != labhost.EngineDocker {
+			return
+		}
+		docker := filepath.Join(labhost.BinDir, "docker")
+		if self, err := os.Executable(); err == nil && self == docker {
+			return
+		}
+		argv, env = append([]string{docker}, os.Args[1:]...), os.Environ()
+	case host != "" && labhost.EngineOf(host) == labhost.EngineDocker:
+		cmd, err := labhost.Command(host, append([]string{"docker"}, os.Args[1:]...)...)
+		if err != nil || cmd.Err != nil {
+			return // Main reports the problem
+		}
+		argv, env = cmd.Args, cmd.Env
+		argv[0] = cmd.Path
+	default:
 		return
 	}
-	err := syscall.Exec(docker, append([]string{"docker"}, os.Args[1:]...), os.Environ())
+	err := syscall.Exec(argv[0], argv, env)
 	os.Stderr.WriteString("nslab: run the lab host's docker: " + err.Error() + "\n")
 	os.Exit(127)
 }

@@ -137,6 +137,20 @@ func Engine() string {
 	return EngineNslab
 }
 
+// EngineOf is the engine of the running lab host named by env (the value
+// of EnvHost), seen from outside it through its supervisor's root.
+func EngineOf(env string) string {
+	pid, id, err := parseEnv(env)
+	if err != nil || !alive(pid, id) {
+		return ""
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/root%s", pid, engineFile))
+	if err == nil && strings.TrimSpace(string(b)) == EngineDocker {
+		return EngineDocker
+	}
+	return EngineNslab
+}
+
 // engineEnv is the supervisor's environment for engine name (already
 // checked) and the docker CLI found for it.
 func engineEnv(name, cli string) []string {
