@@ -63,8 +63,8 @@ func TestDockerEngineIsTheLabHosts(t *testing.T) {
 		t.Errorf("the lab host's dockerd is not the machine's dockerd %s:\n%s", v, out)
 	}
 	out = mustInHost(t, h, `test ! -e /run/containerd/containerd.sock && echo hidden; ps -eo args | grep '^containerd '; grep -A2 '^\[grpc\]' /run/docker/containerd/containerd.toml`)
-	if !strings.Contains(out, "hidden") || !strings.Contains(out, "containerd --config /run/docker/containerd/containerd.toml") ||
-		!strings.Contains(out, `address = "/run/docker/containerd/containerd.sock"`) {
+	if !strings.Contains(out, "hidden") || !regexp.MustCompile(`(?m)^containerd --config (/var)?/run/docker/containerd/containerd.toml`).MatchString(out) ||
+		!regexp.MustCompile(`address = "(/var)?/run/docker/containerd/containerd.sock"`).MatchString(out) {
 		t.Errorf("dockerd must run its own containerd, on the lab host's /run, and not see the machine's:\n%s", out)
 	}
 	// The CLI never pulls: a missing image is an error, with no pull attempt.

@@ -48,15 +48,17 @@ const (
 	// DockerSocket is where the lab host's dockerd listens: the lab host's
 	// own /var/run/docker.sock, so the docker CLI's default finds it.
 	DockerSocket = "/run/docker.sock"
-	// DockerExecRoot is dockerd's default exec root, so SandboxKey reads
-	// /var/run/docker/netns/... as on any Docker host.
-	DockerExecRoot = "/run/docker"
-	DockerDir      = StateDir + "/docker"
-	DockerDataRoot = DockerDir + "/data"
-	DockerConfig   = DockerDir + "/daemon.json"
-	DockerPidfile  = DockerDir + "/dockerd.pid"
-	DockerLog      = StateDir + "/dockerd.log"
-	engineFile     = StateDir + "/engine"
+	// dockerExecRoot is dockerd's default exec root, so SandboxKey reads
+	// /var/run/docker/netns/... as on any Docker host. It is on the lab
+	// host's /run only because /var/run links to /run (dockerExecRoot
+	// checks).
+	defaultExecRoot = "/var/run/docker"
+	DockerDir       = StateDir + "/docker"
+	DockerDataRoot  = DockerDir + "/data"
+	DockerConfig    = DockerDir + "/daemon.json"
+	DockerPidfile   = DockerDir + "/dockerd.pid"
+	DockerLog       = StateDir + "/dockerd.log"
+	engineFile      = StateDir + "/engine"
 )
 
 const (
@@ -197,7 +199,8 @@ func startDockerd(id, cli string) (int, error) {
 	if err := SetSysctl("net/ipv4/ip_forward", "0"); err != nil {
 		return 0, err
 	}
-	for _, d := range []string{DockerDir, DockerDataRoot, DockerExecRoot, DockerDir + "/cli"} {
+	execRoot := dockerExecRoot()
+	for _, d := range []string{DockerDir, DockerDataRoot, execRoot, DockerDir + "/cli"} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return 0, err
 		}
@@ -233,7 +236,7 @@ func startDockerd(id, cli string) (int, error) {
 	argv := []string{"dockerd",
 		"--config-file", DockerConfig,
 		"--data-root", DockerDataRoot,
-		"--exec-root", DockerExecRoot,
+		"--exec-root", execRoot,
 		"-H", "unix://" + DockerSocket,
 		"--pidfile", DockerPidfile,
 	}
@@ -265,6 +268,15 @@ func startDockerd(id, cli string) (int, error) {
 		return fail(err)
 	}
 	return pid, nil
+}
+
+// dockerExecRoot is /var/run/docker when /var/run is the lab host's /run
+// (as on Debian), else /run/docker: never a directory on the machine's disk.
+func dockerExecRoot() string {
+	if d, err := filepath.EvalSymlinks("/var/run"); err == nil && d == "/run" {
+		return defaultExecRoot
+	}
+	return "/run/docker"
 }
 
 func unixForkExec(path string, argv, env []string, stdin, out *os.File) (int, error) {
