@@ -214,3 +214,33 @@ docker run -d --name third --network container:first busybox sleep 3600 >/dev/nu
 		checkUnchanged(t, before)
 	})
 }
+
+// TestEngineBadInput: an unknown engine is refused with the valid names,
+// and a dockerd that fails to start is reported with the tail of its log;
+// neither leaves anything behind.
+func TestEngineBadInput(t *testing.T) {
+	needLabs(t)
+	before := snapshot(t)
+	cgroupsBefore := dockerCgroupsNow()
+	out, err := exec.Command("nslab", "sandbox", "--engine", "podman", "--", "true").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), `unknown engine "podman": the engines are nslab, docker`) {
+		t.Errorf("nslab sandbox --engine podman: %v\n%s\nwant a refusal that lists nslab, docker", err, out)
+	}
+	if _, err := labhost.CheckEngine(labhost.EngineDocker); err == nil {
+		fake := t.TempDir() + "/dockerd"
+		script := "#!/bin/sh\necho 'level=info msg=\"starting up\"'\necho 'failed to start daemon: staged failure for the test' >&2\nexit 1\n"
+		if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("nslab", "sandbox", "--engine", "docker", "--", "true")
+		cmd.Env = append(os.Environ(), labhost.EnvDockerd+"="+fake)
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "dockerd did not start") || !strings.Contains(string(out), "staged failure for the test") {
+			t.Errorf("a dockerd that fails: %v\n%s\nwant the tail of its log", err, out)
+		}
+	}
+	checkUnchanged(t, before)
+	if got := dockerCgroupsNow(); got != cgroupsBefore {
+		t.Errorf("cgroups left behind: %q (before: %q)", got, cgroupsBefore)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 
 	"github.com/nslab/nslab/engine/labhost"
 )
@@ -85,4 +86,27 @@ func engineCondition(cond string) (bool, error) {
 		return major == n, nil
 	}
 	return false, fmt.Errorf("unknown condition %q", cond)
+}
+
+func TestEngineConditions(t *testing.T) {
+	t.Setenv("NSLAB_ENGINE", "")
+	for cond, want := range map[string]bool{
+		"engine:nslab":        true,
+		"engine:docker":       false,
+		"docker-version:<25":  true, // nslab emulates v24
+		"docker-version:>=25": false,
+		"docker-version:=24":  true,
+		"docker-version:>23":  true,
+		"docker-version:<=23": false,
+	} {
+		got, err := engineCondition(cond)
+		if err != nil || got != want {
+			t.Errorf("[%s] on nslab = %v, %v; want %v", cond, got, err, want)
+		}
+	}
+	for _, bad := range []string{"engine:podman", "docker-version:25", "docker-version:<v25", "dockerversion"} {
+		if _, err := engineCondition(bad); err == nil {
+			t.Errorf("[%s]: want an error", bad)
+		}
+	}
 }
