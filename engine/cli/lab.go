@@ -36,6 +36,9 @@ func labCmd() *cobra.Command {
 		Short: "Play a lab phase by phase: narration, commands, real output, and a pass or fail for each check",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := useEngine(); err != nil {
+				return err
+			}
 			get := labs.Get
 			if strings.HasSuffix(args[0], ".txtar") {
 				get = func(path string) (labs.Lab, error) { return labFile(path, "read lab file") }
@@ -48,6 +51,7 @@ func labCmd() *cobra.Command {
 		},
 	}
 	run.Flags().BoolVar(&step, "step", false, "Pause for Enter between phases")
+	addEngineFlag(run.Flags())
 	exercise := &cobra.Command{
 		Use:   "exercise NAME",
 		Short: "Print a lab's exercise: its narration and checks, with the commands left for you to write",

@@ -26,6 +26,9 @@ The lab host's /run, which holds container writable layers and logs, is a
 tmpfs limited to --run-size (default: $NSLAB_RUN_SIZE, else 512M).`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := useEngine(); err != nil {
+				return err
+			}
 			o, err := sandboxOptions(runSize)
 			if err != nil {
 				return err
@@ -38,6 +41,7 @@ tmpfs limited to --run-size (default: $NSLAB_RUN_SIZE, else 512M).`,
 	}
 	c.Flags().SetInterspersed(false)
 	c.Flags().StringVar(&runSize, "run-size", "", "size limit of the lab host's /run tmpfs, such as 512M or 2G (default $"+labhost.EnvRunSize+", else 512M)")
+	addEngineFlag(c.Flags())
 	return c
 }
 
@@ -65,6 +69,9 @@ already are, and brctl, ip netns, nsenter and iptables-save see the lab host.
 Leaving the shell removes the lab host and everything in it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := useEngine(); err != nil {
+				return err
+			}
 			o, err := sandboxOptions(runSize)
 			if err != nil {
 				return err
@@ -74,6 +81,7 @@ Leaving the shell removes the lab host and everything in it.`,
 		},
 	}
 	c.Flags().StringVar(&runSize, "run-size", "", "size limit of the lab host's /run tmpfs, such as 512M or 2G (default $"+labhost.EnvRunSize+", else 512M)")
+	addEngineFlag(c.Flags())
 	return c
 }
 

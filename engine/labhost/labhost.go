@@ -112,6 +112,8 @@ type Host struct {
 	ID  string
 	Pid int // supervisor pid in the real host's pid namespace
 	cmd *exec.Cmd
+	// engine is the lab host's engine daemon: EngineNslab or EngineDocker.
+	engine string
 	// owner is the write end of the owner pipe. It stays open as long as
 	// the lab host should live; closing it (or dying) ends the lab host.
 	owner *os.File
@@ -148,6 +150,9 @@ type Options struct {
 	Stderr io.Writer
 	// ReadyTimeout bounds the wait for the engine to come up.
 	ReadyTimeout time.Duration
+	// Engine is the daemon the lab host runs: "nslab" (the default) or
+	// "docker", the machine's real dockerd (see docker.go).
+	Engine string
 	// RunSize is the size limit of the lab host's /run tmpfs in bytes,
 	// which holds container writable layers and logs. Zero means the
 	// NSLAB_RUN_SIZE environment variable, or else DefaultRunSize.
@@ -238,7 +243,12 @@ func Start(o Options) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
+	dockerCLI, err := CheckEngine(o.Engine)
+	if err != nil {
+		return nil, err
+	}
 	Sweep()
+	SweepDockerCgroups()
 	if o.ReadyTimeout == 0 {
 		o.ReadyTimeout = 60 * time.Second
 	}
@@ -276,8 +286,8 @@ func Start(o Options) (*Host, error) {
 	cmd := &exec.Cmd{
 		Path: exe,
 		Args: []string{"nslab", "__labhost"},
-		Env: append(os.Environ(), envInit+"="+secret, envTag+"="+id,
-			envRun+"="+strconv.FormatInt(runSize, 10)),
+		Env: append(append(os.Environ(), envInit+"="+secret, envTag+"="+id,
+			envRun+"="+strconv.FormatInt(runSize, 10)), engineEnv(o.Engine, dockerCLI)...),
 		Stderr:     o.Stderr,
 		ExtraFiles: []*os.File{wr, ownerRd, secretRd}, // fds 3, 4, 5
 		SysProcAttr: &syscall.SysProcAttr{
@@ -288,7 +298,10 @@ func Start(o Options) (*Host, error) {
 			Setpgid: true,
 		},
 	}
-	h := &Host{ID: id, cmd: cmd, owner: ownerWr}
+	h := &Host{ID: id, cmd: cmd, owner: ownerWr, engine: o.Engine}
+	if h.engine == "" {
+		h.engine = DefaultEngine
+	}
 	if err := spawn(cmd); err != nil {
 		h.releaseOwner()
 		return nil, fmt.Errorf("start lab host supervisor: %w", err)
@@ -327,6 +340,7 @@ func (h *Host) Close() error {
 	if h.cmd.ProcessState != nil {
 		return nil
 	}
+	h.stopDockerContainers()
 	h.cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)
 	go func() { done <- h.cmd.Wait() }()
@@ -336,6 +350,7 @@ func (h *Host) Close() error {
 		h.cmd.Process.Kill()
 		<-done
 	}
+	SweepDockerCgroups()
 	return nil
 }
 
@@ -345,6 +360,7 @@ func (h *Host) Kill() {
 	if h.cmd.ProcessState == nil {
 		h.cmd.Process.Kill()
 		h.cmd.Wait()
+		SweepDockerCgroups()
 	}
 }
 

@@ -91,7 +91,7 @@ func Supervise(services Services) int {
 			return fail(fmt.Errorf("outside services: %w", err))
 		}
 	}
-	daemon, err := startDaemon()
+	daemon, err := startEngine(id)
 	if err != nil {
 		return fail(err)
 	}
