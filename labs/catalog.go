@@ -11,11 +11,14 @@ package labs
 
 import (
 	"embed"
+	"errors"
 	"fmt"
 	"path"
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/rogpeppe/go-internal/txtar"
 )
 
 //go:embed *.txtar
@@ -72,7 +75,7 @@ func Parse(name, script string) Lab {
 		}
 		text := strings.TrimSpace(strings.TrimPrefix(line, "#"))
 		if i == 0 {
-			l.Title = strings.TrimSuffix(strings.TrimPrefix(text, "Lab: "), ".")
+			l.Title = strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(text, "Lab: "), "Exercise: "), ".")
 			continue
 		}
 		desc = append(desc, text)
@@ -97,4 +100,66 @@ func Index() string {
 			strings.ReplaceAll(l.Teaches, "|", `\|`), l.Notes, l.Name, l.Name)
 	}
 	return b.String()
+}
+
+// Validate says why script is not a lab: a lab is a testscript whose
+// commands (before its first "-- FILE --" section) include at least one
+// check, a line that can fail (stdout, stderr, grep, cmp, exists, or an
+// exec that must fail). A file without one would pass whatever it held.
+func Validate(script string) error {
+	if strings.ContainsRune(script, 0) {
+		return errors.New("it is not text")
+	}
+	if strings.TrimSpace(script) == "" {
+		return errors.New("it is empty")
+	}
+	commands, checks := 0, 0
+	for _, line := range strings.Split(string(txtar.Parse([]byte(script)).Comment), "\n") {
+		f := ScriptWords(line)
+		if len(f) == 0 {
+			continue
+		}
+		commands++
+		if IsCheck(f) {
+			checks++
+		}
+	}
+	switch {
+	case commands == 0:
+		return errors.New("it has no commands (a lab's lines are commands such as `exec docker run ...` and checks such as `stdout 'PATTERN'`)")
+	case checks == 0:
+		return errors.New("it has no checks, so it could never fail (a check is a `stdout 'PATTERN'`, `stderr`, `cmp`, `grep`, `exists` or `! exec` line)")
+	}
+	return nil
+}
+
+// ScriptWords splits a testscript line roughly into words, without its
+// [condition] prefixes: enough to tell which command it is. A comment or
+// blank line has none.
+func ScriptWords(line string) []string {
+	line, _, _ = strings.Cut(line, "#")
+	f := strings.Fields(line)
+	for len(f) > 0 && strings.HasPrefix(f[0], "[") && strings.HasSuffix(f[0], "]") {
+		f = f[1:]
+	}
+	return f
+}
+
+// IsCheck reports whether a line's words (from ScriptWords) check
+// something: the line can fail on its own.
+func IsCheck(words []string) bool {
+	neg := len(words) > 0 && words[0] == "!"
+	if neg {
+		words = words[1:]
+	}
+	if len(words) == 0 {
+		return false
+	}
+	switch words[0] {
+	case "stdout", "stderr", "grep", "cmp", "cmpenv", "exists":
+		return true
+	case "exec":
+		return neg
+	}
+	return false
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -166,26 +167,147 @@ func TestKillLeavesNothing(t *testing.T) {
 	checkUnchanged(t, before)
 }
 
-// TestSweepRemovesOrphans stages a lab host whose owner is already gone
-// (as if the test process had been killed before PDEATHSIG could act) and
-// checks that the next Start removes it by its tag.
-func TestSweepRemovesOrphans(t *testing.T) {
-	needLabs(t)
-	before := snapshot(t)
-	// A finished process's identity: a pid:starttime that no longer runs.
-	dead := exec.Command("true")
-	if err := dead.Run(); err != nil {
-		t.Fatal(err)
-	}
-	h := busyLabHost(t, labhost.Options{Owner: fmt.Sprintf("%d:0", dead.Process.Pid)})
-	defer h.Kill()
-	pids := descendants(h.Pid)
-	fresh, err := labhost.Start(labhost.Options{Stderr: os.Stderr})
+// pausedOrphan starts `nslab sandbox -- CMD` with the test hook that stops
+// its supervisor just after the clone, before the supervisor has armed
+// PDEATHSIG or looked at its owner pipe, and SIGKILLs the sandbox there:
+// the owner dies inside the start window. It returns the pids of the
+// sandbox and its supervisor, and the hook's directory: creating
+// dir/resume lets the supervisor go on.
+func pausedOrphan(t *testing.T) (pids []int, dir string) {
+	t.Helper()
+	nslab, err := exec.LookPath("nslab")
 	if err != nil {
 		t.Fatal(err)
 	}
-	fresh.Close()
+	dir = t.TempDir()
+	owner := exec.Command(nslab, "sandbox", "--", "sleep", "3600")
+	owner.Env = append(os.Environ(), "NSLAB_TEST_SUPERVISOR_PAUSE="+dir)
+	owner.Stderr = os.Stderr
+	if err := owner.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		owner.Process.Kill()
+		owner.Wait()
+		os.WriteFile(filepath.Join(dir, "resume"), nil, 0o644)
+	})
+	waitFor(t, "the supervisor to pause in its start window", func() bool {
+		_, err := os.Stat(filepath.Join(dir, "paused"))
+		return err == nil
+	})
+	pids = descendants(owner.Process.Pid)
+	if len(pids) != 2 {
+		owner.Process.Kill()
+		owner.Wait()
+		t.Fatalf("want the sandbox and its paused supervisor, found pids %v", pids)
+	}
+	owner.Process.Kill()
+	owner.Wait()
+	return pids, dir
+}
+
+// waitFor polls cond for a bounded time.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after 30s waiting for %s", what)
+		}
+	}
+}
+
+// TestOwnerDeathInStartWindow kills a lab host's owner between the
+// supervisor's clone and its PR_SET_PDEATHSIG (widened by the test hook),
+// where the kernel's parent-death signal can never fire. The supervisor
+// must still notice, through its owner pipe, and leave before it builds
+// anything: no supervisor, no daemon, nothing changed on the real host.
+func TestOwnerDeathInStartWindow(t *testing.T) {
+	needLabs(t)
+	before := snapshot(t)
+	pids, dir := pausedOrphan(t)
+	if err := os.WriteFile(filepath.Join(dir, "resume"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	waitGone(t, pids)
+	checkUnchanged(t, before)
+}
+
+// TestSweepRemovesOrphans stages a supervisor that outlived its owner and
+// cannot act on it (held in the start window by the test hook), and checks
+// that Sweep, which every Start runs, kills it: its owner pipe has no
+// writer left, so the owner is provably gone.
+func TestSweepRemovesOrphans(t *testing.T) {
+	needLabs(t)
+	before := snapshot(t)
+	pids, _ := pausedOrphan(t)
+	if killed := labhost.Sweep(); !slices.Contains(killed, pids[1]) {
+		t.Errorf("Sweep killed %v, not the orphaned supervisor %d", killed, pids[1])
+	}
+	waitGone(t, pids)
+	checkUnchanged(t, before)
+}
+
+// TestSweepSparesNestedLabHosts runs a lab host (the outer), an `nslab
+// sandbox` inside it (the nested one, owned by a process of the outer's pid
+// namespace), and then starts a third lab host on the real host, whose Start
+// sweeps. Pids mean different processes in different pid namespaces, so an
+// owner identified by pid would look dead from here and the nested lab host
+// would be killed. All three must survive, each still answering.
+func TestSweepSparesNestedLabHosts(t *testing.T) {
+	needLabs(t)
+	before := snapshot(t)
+	outer, err := labhost.Start(labhost.Options{Stderr: os.Stderr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer outer.Close()
+	dir := t.TempDir()
+	// The nested lab host's command waits for the test's go-ahead, then
+	// asks the nested daemon for its containers: it can only exit 0 if
+	// the nested lab host lived through the third one's Start.
+	script := fmt.Sprintf("touch %[1]s/up; while [ ! -e %[1]s/go ]; do sleep 0.05; done; nslab ps -q && echo nested-alive", dir)
+	nested, err := labhost.Command(outer.Env(), "nslab", "sandbox", "--", "sh", "-c", script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nestedOut bytes.Buffer
+	nested.Stdout, nested.Stderr = &nestedOut, &nestedOut
+	if err := nested.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer nested.Process.Kill()
+	waitFor(t, "the nested lab host to run its command", func() bool {
+		_, err := os.Stat(filepath.Join(dir, "up"))
+		return err == nil
+	})
+	nestedPids := descendants(nested.Process.Pid)
+
+	third, err := labhost.Start(labhost.Options{Stderr: os.Stderr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer third.Close()
+	if killed := labhost.Sweep(); len(killed) != 0 {
+		t.Errorf("Sweep killed %v, but every lab host here has a live owner", killed)
+	}
+	for name, h := range map[string]*labhost.Host{"outer": outer, "third": third} {
+		cmd, err := labhost.Command(h.Env(), "nslab", "ps", "-q")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("the %s lab host no longer answers: %v\n%s", name, err, out)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := nested.Wait(); err != nil || !strings.Contains(nestedOut.String(), "nested-alive") {
+		t.Errorf("the nested lab host did not survive the third one's start: %v\n%s", err, nestedOut.String())
+	}
+	third.Close()
+	outer.Close()
+	waitGone(t, nestedPids)
 	checkUnchanged(t, before)
 }
 

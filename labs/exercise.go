@@ -77,6 +77,9 @@ func checkedNext(lines []string, i int) bool {
 		return true // the failure itself is the check
 	}
 	for _, l := range lines[i+1:] {
+		if NoErrors(l) {
+			continue // every command that sets the stage says this too
+		}
 		t := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(l), "!"))
 		switch {
 		case strings.HasPrefix(t, "stdout "), strings.HasPrefix(t, "stderr "), strings.HasPrefix(t, "cmp stdout"), strings.HasPrefix(t, "cp stdout"):
@@ -88,4 +91,10 @@ func checkedNext(lines []string, i int) bool {
 		}
 	}
 	return false
+}
+
+// NoErrors reports whether a script line is the plain "the command printed
+// no error" check, `! stderr .` (with any conditions before it).
+func NoErrors(line string) bool {
+	return strings.Join(ScriptWords(line), " ") == "! stderr ."
 }

@@ -53,45 +53,47 @@ func TestBlankExercisesFail(t *testing.T) {
 }
 
 // TestExerciseSolvedPasses fills one exercise's blanks with the lab's own
-// commands and checks that `nslab lab check` then passes.
+// commands and checks that `nslab lab check` then passes. (Every exercise,
+// solved, is played by TestPlayerPlaysEveryLab.)
 func TestExerciseSolvedPasses(t *testing.T) {
 	needLabs(t)
 	l, err := labs.Get("namespaces")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ex := labs.Exercise(l)
-	// The solution's checked commands, in order.
-	var sol []string
-	lines := strings.Split(l.Script, "\n")
-	exLines := strings.Split(ex, "\n")
-	for _, line := range lines {
-		if strings.HasPrefix(line, "-- ") {
-			break
-		}
-		t := strings.TrimSpace(strings.TrimPrefix(line, "!"))
-		if strings.HasPrefix(t, "exec ") {
-			sol = append(sol, t)
-		}
-	}
-	// Replace each placeholder with the command at the same place.
-	k := 0
-	var filled []string
-	for _, line := range exLines {
-		t := strings.TrimSpace(strings.TrimPrefix(line, "!"))
-		if strings.HasPrefix(t, "exec ") {
-			if t == "exec "+labs.Placeholder {
-				prefix := strings.TrimSuffix(line, t)
-				line = prefix + sol[k]
-			}
-			k++
-		}
-		filled = append(filled, line)
-	}
 	path := filepath.Join(t.TempDir(), "attempt.txtar")
-	os.WriteFile(path, []byte(strings.Join(filled, "\n")), 0o644)
+	os.WriteFile(path, []byte(solved(t, l)), 0o644)
 	out, err := exec.Command("nslab", "lab", "check", path).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "PASS") {
 		t.Fatalf("a solved exercise did not pass: %v\n%s", err, out)
 	}
+}
+
+// solved is l's exercise with each blank filled in with the lab's command
+// at the same place: what a learner who got every step right would check.
+func solved(t *testing.T, l labs.Lab) string {
+	t.Helper()
+	execs := func(script string) (lines []string, idx []int) {
+		lines = strings.Split(script, "\n")
+		for i, line := range lines {
+			if strings.HasPrefix(line, "-- ") {
+				break
+			}
+			if strings.HasPrefix(strings.TrimSpace(strings.TrimPrefix(line, "!")), "exec ") {
+				idx = append(idx, i)
+			}
+		}
+		return lines, idx
+	}
+	sol, solIdx := execs(l.Script)
+	ex, exIdx := execs(labs.Exercise(l))
+	if len(solIdx) != len(exIdx) {
+		t.Fatalf("%s: the exercise has %d commands, the lab %d", l.Name, len(exIdx), len(solIdx))
+	}
+	for k, i := range exIdx {
+		if strings.TrimSpace(strings.TrimPrefix(ex[i], "!")) == "exec "+labs.Placeholder {
+			ex[i] = sol[solIdx[k]]
+		}
+	}
+	return strings.Join(ex, "\n")
 }

@@ -16,7 +16,9 @@ packages=(
   iproute2        # ip, ip netns, ip monitor
   iptables        # iptables-save, iptables-restore
   util-linux      # nsenter, unshare
-  busybox-static  # the busybox image
+  busybox-static  # the busybox and mysql stand-in images (nc is the stand-in's listener)
+  nginx-light     # the multitool image's web server, as in wbitt/network-multitool
+  curl            # the multitool's curl
   dnsutils        # dig
   iputils-ping    # ping
   bridge-utils    # brctl
@@ -25,9 +27,17 @@ packages=(
   tmux            # the shell test drives nslab shell in a real terminal
   graphviz        # nslab topology --format svg|png
   dnsmasq-base    # dnsmasq, the DNS benchmark's comparison peer
+  dnsperf         # the DNS benchmark's client
   ca-certificates # module downloads
   git
 )
+# NSLAB_WITH_DOCKER=1 also installs Debian's Docker Engine (docker.io: dockerd,
+# containerd, runc, the docker CLI), the referee the labs run against with
+# --engine docker (NSLAB_ENGINE=docker). nslab runs it only inside lab hosts;
+# the install must not start a Docker daemon on the machine (see below).
+if [ "${NSLAB_WITH_DOCKER:-}" = 1 ]; then
+  packages+=(docker.io)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -35,8 +45,17 @@ done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "provision.sh: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # While installing, refuse every service start (policy-rc.d exit 101): a
+  # docker.io install would otherwise start the machine's own dockerd.
+  policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' > "$policy"
+    chmod 755 "$policy"
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ -n "$policy" ]; then rm -f "$policy"; fi
 fi
 
 # Go: the version in go.mod's go directive.

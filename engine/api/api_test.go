@@ -141,7 +141,7 @@ func TestOpsAreDistinct(t *testing.T) {
 	for _, req := range []Operation{
 		RunOptions{}, PsRequest{}, InspectRequest{}, ExecInfoRequest{}, LogsRequest{}, KillRequest{}, StopRequest{}, RmRequest{},
 		PortRequest{}, NetworkLsRequest{}, NetworkInspectRequest{}, NetworkCreate{}, NetworkRmRequest{},
-		NetworkConnectRequest{}, NetworkDisconnectRequest{}, TopologyRequest{},
+		NetworkConnectRequest{}, NetworkDisconnectRequest{}, TopologyRequest{}, ImagesRequest{},
 	} {
 		if !seen[req.Op()] {
 			t.Errorf("%T.Op() = %q, not in Ops", req, req.Op())

@@ -43,19 +43,34 @@ type ContainerState struct {
 
 // HostConfig is what run asked of the host (Docker's container.HostConfig).
 type HostConfig struct {
+	LogConfig    LogConfig
 	NetworkMode  string
 	PidMode      string
 	AutoRemove   bool
 	PortBindings PortMap
+	CapAdd       []string
+	CapDrop      []string
+	Privileged   bool
+	SecurityOpt  []string
+	Sysctls      map[string]string
+}
+
+// LogConfig is the container's log driver and its --log-opt options.
+type LogConfig struct {
+	Type   string
+	Config map[string]string
 }
 
 // Config is the container's own configuration (Docker's container.Config).
 type Config struct {
-	Hostname  string
-	Tty       bool
-	OpenStdin bool
-	Cmd       []string
-	Image     string
+	Hostname     string
+	Tty          bool
+	OpenStdin    bool
+	ExposedPorts map[string]struct{}
+	Env          []string
+	Cmd          []string
+	Image        string
+	Entrypoint   []string
 }
 
 // NetworkSettings is the container's network: its sandbox, ports, the

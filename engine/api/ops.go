@@ -1,6 +1,9 @@
 package api
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"time"
+)
 
 // The operations between the CLI and the daemon. Each has one request type
 // below, whose Op method names it, so a caller cannot send a body to the
@@ -22,13 +25,14 @@ const (
 	OpNetworkConnect    = "network-connect"
 	OpNetworkDisconnect = "network-disconnect"
 	OpTopology          = "topology"
+	OpImages            = "images"
 )
 
 // Ops is every operation, for checks that each has a handler.
 var Ops = []string{
 	OpRun, OpPs, OpInspect, OpExecInfo, OpLogs, OpKill, OpStop, OpRm, OpPort,
 	OpNetworkLs, OpNetworkInspect, OpNetworkCreate, OpNetworkRm, OpNetworkConnect, OpNetworkDisconnect,
-	OpTopology,
+	OpTopology, OpImages,
 }
 
 // Operation is a request body: it knows the operation it is for.
@@ -147,3 +151,18 @@ func (NetworkDisconnectRequest) Op() string { return OpNetworkDisconnect }
 type TopologyRequest struct{}
 
 func (TopologyRequest) Op() string { return OpTopology }
+
+// ImagesRequest lists the lab host's images; the daemon answers
+// []ImageEntry.
+type ImagesRequest struct{}
+
+func (ImagesRequest) Op() string { return OpImages }
+
+// ImageEntry is one row of `docker images`: one per name an image answers to.
+type ImageEntry struct {
+	Repository string
+	Tag        string
+	ID         string // sha256:<hex>
+	Created    time.Time
+	Size       int64
+}

@@ -1,6 +1,10 @@
 package api
 
-import "time"
+import (
+	"time"
+
+	"github.com/nslab/nslab/engine/container"
+)
 
 // RunOptions is the body of a "run" request: what `nslab run` parsed.
 type RunOptions struct {
@@ -15,10 +19,18 @@ type RunOptions struct {
 	Publish     []string // -p
 	PublishAll  bool     // -P
 	Expose      []string // --expose
+	Env         []string // --env-file lines, then -e, as the CLI parsed them
 	Tty         bool
 	Interactive bool
 	Detach      bool
 	AutoRemove  bool
+	// Security and limits, as Docker's flags of the same names.
+	Privileged  bool
+	CapAdd      []string // --cap-add
+	CapDrop     []string // --cap-drop
+	Sysctls     []string // --sysctl KEY=VALUE
+	SecurityOpt []string // --security-opt
+	LogOpts     []string // --log-opt KEY=VALUE (json-file: max-size, max-file)
 	// Files passed with the request, in order: for an attached run
 	// without a terminal, stdout and stderr, then stdin when Interactive;
 	// for an attached run with a terminal, the pty's slave.
@@ -36,6 +48,9 @@ type ExecInfo struct {
 	ID       string
 	Pid      int
 	Hostname string
+	// Security is the container's: exec runs with the same capabilities.
+	Security container.Security
+	Env      []string // the container's Config.Env
 }
 
 // PsEntry is one row of `ps`.

@@ -48,6 +48,7 @@ func Ensure(h *netlink.Handle, name string, gw netip.Prefix, mtu int) (netlink.L
 	if err != nil {
 		return nil, fmt.Errorf("find new bridge %q: %w", name, err)
 	}
+	sawIndex(l.Attrs().Index)
 	addr := &netlink.Addr{IPNet: prefixToIPNet(gw)}
 	if err := h.AddrAdd(l, addr); err != nil {
 		h.LinkDel(l)
@@ -79,7 +80,9 @@ type Endpoint struct {
 // and default route there, and brings both ends and the namespace's lo up.
 // It returns the host-side veth's name: ep.HostVeth, or, when that is empty,
 // a fresh VethName, drawn again if the name is taken (as the CNI plugins
-// do). On failure nothing is left behind.
+// do). eth0 and the host veth get adjacent interface indices (see
+// ifindex.go); h must be a handle on the calling thread's own network
+// namespace, where the veth is created. On failure nothing is left behind.
 func Attach(h *netlink.Handle, br netlink.Link, nsPath string, ep Endpoint) (string, error) {
 	if br.Attrs().MTU > 0 && ep.MTU == 0 {
 		ep.MTU = br.Attrs().MTU
@@ -90,32 +93,43 @@ func Attach(h *netlink.Handle, br netlink.Link, nsPath string, ep Endpoint) (str
 	}
 	defer ns.Close()
 	pick := ep.HostVeth == ""
-	var veth *netlink.Veth
-	for try := 0; ; try++ {
-		if pick {
-			ep.HostVeth = drawVethName()
+	if pick {
+		ep.HostVeth = drawVethName()
+	}
+	var peerIdx, hostIdx int
+	for try, names := 0, 1; ; try++ {
+		if peerIdx, hostIdx, err = nextPair(h); err != nil {
+			return "", err
 		}
-		veth = &netlink.Veth{
-			LinkAttrs: netlink.LinkAttrs{
-				Name: ep.HostVeth, MasterIndex: br.Attrs().Index, MTU: ep.MTU, TxQLen: 0,
-			},
-			PeerName:         ep.IfName,
-			PeerHardwareAddr: MAC(ep.Addr.Addr()),
-			PeerNamespace:    netlink.NsFd(int(ns)),
-			PeerMTU:          uint32(ep.MTU),
-		}
-		err = h.LinkAdd(veth)
+		err = addVeth(ep.HostVeth, br.Attrs().Index, ep.MTU, ep.IfName, MAC(ep.Addr.Addr()), ns, hostIdx, peerIdx)
 		if err == nil {
 			break
 		}
-		if pick && errors.Is(err, unix.EEXIST) && try < vethNameTries-1 && !peerExists(ns, ep.IfName) {
-			continue
+		if try < indexTries-1 {
+			// EBUSY: the peer's index is taken in the container's
+			// namespace. EEXIST: the host end's index or name is
+			// taken in the host, or the peer's name in the container.
+			if errors.Is(err, unix.EBUSY) {
+				continue // the counter has moved on already
+			}
+			if errors.Is(err, unix.EEXIST) && !peerExists(ns, ep.IfName) {
+				if _, lerr := h.LinkByName(ep.HostVeth); lerr != nil {
+					resync(h)
+					continue
+				}
+				if pick && names < vethNameTries {
+					ep.HostVeth = drawVethName()
+					names++
+					continue
+				}
+			}
 		}
 		if errors.Is(err, unix.EXFULL) {
 			return "", fmt.Errorf("attach %s to bridge %q: the bridge already has %d ports, the kernel's limit: %w", ep.HostVeth, br.Attrs().Name, MaxPorts, err)
 		}
 		return "", fmt.Errorf("create veth %s (peer %s in %s): %w", ep.HostVeth, ep.IfName, nsPath, err)
 	}
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: ep.HostVeth, Index: hostIdx}}
 	if err := configurePeer(ns, ep); err != nil {
 		h.LinkDel(veth)
 		return "", err
@@ -129,6 +143,9 @@ func Attach(h *netlink.Handle, br netlink.Link, nsPath string, ep Endpoint) (str
 
 // drawVethName is VethName; a test makes it draw a taken name first.
 var drawVethName = VethName
+
+// indexTries bounds the attempts at one pair of indices and name.
+const indexTries = 16
 
 // vethNameTries bounds the redraws of a clashing host-side name; with 2^28
 // names, a second clash in a row means something else is wrong.

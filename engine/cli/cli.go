@@ -37,6 +37,8 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code)
 // Main runs nslab with os.Args and returns the exit status.
 func Main() int {
 	switch {
+	case isProxy():
+		return proxyMain()
 	case labhost.IsSupervisor():
 		// Supervise refuses to run unless it is PID 1 of a new pid
 		// namespace, which only Start creates.
@@ -109,7 +111,7 @@ func newRoot() *cobra.Command {
 	}
 	root.AddCommand(
 		sandboxCmd(), shellCmd(), hostCmd(), outsideCmd(), runCmd(), execCmd(), psCmd(), logsCmd(), stopCmd(), killCmd(),
-		rmCmd(), inspectCmd(), networkCmd(), portCmd(), labCmd(), topologyCmd(),
+		rmCmd(), inspectCmd(), networkCmd(), portCmd(), labCmd(), topologyCmd(), imagesCmd(), imageCmd(),
 		bench.Cmd(),
 	)
 	return root

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -19,6 +20,7 @@ import (
 	"github.com/creack/pty"
 	"github.com/nslab/nslab/engine/api"
 	"github.com/nslab/nslab/engine/container"
+	"github.com/nslab/nslab/engine/daemon"
 	"github.com/nslab/nslab/engine/labhost"
 	"github.com/nslab/nslab/engine/portmap"
 	"github.com/spf13/cobra"
@@ -27,12 +29,25 @@ import (
 
 func runCmd() *cobra.Command {
 	var o api.RunOptions
+	var env, envFiles []string
 	c := &cobra.Command{
 		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
 		Short: "Create and start a container",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Image, o.Cmd = args[0], args[1:]
+			for _, kv := range o.Sysctls {
+				// Docker's CLI refuses these while parsing flags.
+				if _, _, err := container.ValidSysctl(kv); err != nil {
+					fmt.Fprintf(os.Stderr, "nslab: invalid argument %q for \"--sysctl\" flag: %v\n", kv, err)
+					return exitError{125}
+				}
+			}
+			var err error
+			if o.Env, err = readEnvFiles(envFiles, env); err != nil {
+				fmt.Fprintln(os.Stderr, "nslab:", err)
+				return exitError{125}
+			}
 			code, err := run(o)
 			if err != nil {
 				if api.IsDaemonError(err) {
@@ -64,6 +79,14 @@ func runCmd() *cobra.Command {
 	f.StringArrayVarP(&o.Publish, "publish", "p", nil, "Publish a container's port(s) to the host ([IP:][HOSTPORT:]CONTAINERPORT[/PROTO])")
 	f.BoolVarP(&o.PublishAll, "publish-all", "P", false, "Publish all exposed ports to random ports")
 	f.StringArrayVar(&o.Expose, "expose", nil, "Expose a port or a range of ports")
+	f.BoolVar(&o.Privileged, "privileged", false, "Give extended privileges to this container")
+	f.StringArrayVar(&o.CapAdd, "cap-add", nil, "Add Linux capabilities")
+	f.StringArrayVar(&o.CapDrop, "cap-drop", nil, "Drop Linux capabilities")
+	f.StringArrayVar(&o.Sysctls, "sysctl", nil, "Sysctl options (namespaced ones: net.*, fs.mqueue.*, kernel IPC keys)")
+	f.StringArrayVar(&o.SecurityOpt, "security-opt", nil, "Security Options (no-new-privileges)")
+	f.StringArrayVar(&o.LogOpts, "log-opt", nil, "Log driver options (json-file: max-size, default 10m; max-file, default 3)")
+	f.VarP(envFlag{&env}, "env", "e", "Set environment variables")
+	f.StringArrayVar(&envFiles, "env-file", nil, "Read in a file of environment variables")
 	f.MarkHidden("net")
 	c.Flags().BoolP("help", "", false, "help for run")
 	return c
@@ -171,7 +194,8 @@ func run(o api.RunOptions) (int, error) {
 }
 
 func execCmd() *cobra.Command {
-	var interactive, tty bool
+	var interactive, tty, privileged bool
+	var env []string
 	c := &cobra.Command{
 		Use:   "exec [OPTIONS] CONTAINER COMMAND [ARG...]",
 		Short: "Execute a command in a running container",
@@ -187,14 +211,35 @@ func execCmd() *cobra.Command {
 			// --wd without a value takes the process's own working
 			// directory; --wd=/ would open / before entering the mount
 			// namespace, leaving the command outside the container's root.
+			//
+			// nsenter itself keeps every capability, so what it runs is
+			// nslab's exec helper, which gives up what the container
+			// may not have before it execs the command (see
+			// container.ExecHelper).
+			helper, err := container.ExecHelper()
+			if err != nil {
+				return err
+			}
+			defer helper.Close()
+			if privileged {
+				info.Security.Privileged = true
+			}
+			helperEnv, err := container.ExecHelperEnv(info.Security, len(helper.Files))
+			if err != nil {
+				return err
+			}
 			nsargs := []string{"--target", fmt.Sprint(info.Pid), "--mount", "--uts", "--ipc", "--net", "--pid", "--wd", "--"}
+			nsargs = append(nsargs, helper.Argv...)
 			e := exec.Command("nsenter", append(nsargs, args[1:]...)...)
-			e.Env = container.Env(info.Hostname, tty)
+			e.ExtraFiles = helper.Files
+			e.Env = append(container.Env(info.Hostname, tty), helperEnv)
+			// As Docker: the container's environment, then exec's -e.
+			e.Env = mergeEnv(mergeEnv(e.Env, info.Env), env)
 			if interactive || tty {
 				e.Stdin = os.Stdin
 			}
 			e.Stdout, e.Stderr = os.Stdout, os.Stderr
-			err := e.Run()
+			err = e.Run()
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {
 				return exitError{ee.ExitCode()}
@@ -205,6 +250,8 @@ func execCmd() *cobra.Command {
 	c.Flags().SetInterspersed(false)
 	c.Flags().BoolVarP(&interactive, "interactive", "i", false, "Keep STDIN open")
 	c.Flags().BoolVarP(&tty, "tty", "t", false, "Allocate a pseudo-TTY (uses the caller's terminal)")
+	c.Flags().BoolVar(&privileged, "privileged", false, "Give extended privileges to the command")
+	c.Flags().VarP(envFlag{&env}, "env", "e", "Set environment variables")
 	return c
 }
 
@@ -288,8 +335,14 @@ func humanDuration(d time.Duration) string {
 		return "About an hour"
 	case h < 48:
 		return fmt.Sprintf("%d hours", h)
-	default:
+	case h < 24*7*2:
 		return fmt.Sprintf("%d days", h/24)
+	case h < 24*30*2:
+		return fmt.Sprintf("%d weeks", h/24/7)
+	case h < 24*365*2:
+		return fmt.Sprintf("%d months", h/24/30)
+	default:
+		return fmt.Sprintf("%d years", int(d.Hours())/24/365)
 	}
 }
 
@@ -313,9 +366,9 @@ func portCmd() *cobra.Command {
 					if b.Key() != want {
 						continue
 					}
-					fmt.Printf("%s:%d\n", b.HostIP, b.HostPort)
+					fmt.Println(b.HostAddr())
 				} else {
-					fmt.Printf("%s -> %s:%d\n", b.Key(), b.HostIP, b.HostPort)
+					fmt.Printf("%s -> %s\n", b.Key(), b.HostAddr())
 				}
 				found = true
 			}
@@ -337,30 +390,41 @@ func logsCmd() *cobra.Command {
 			if err := call(api.LogsRequest{Container: args[0]}, &res); err != nil {
 				return err
 			}
-			f, err := os.Open(res.Path)
-			if err != nil {
-				if os.IsNotExist(err) {
-					return nil
-				}
-				return err
-			}
-			defer f.Close()
-			sc := bufio.NewScanner(f)
-			sc.Buffer(make([]byte, 1<<20), 1<<20)
-			for sc.Scan() {
-				var e struct{ Log, Stream string }
-				if json.Unmarshal(sc.Bytes(), &e) != nil {
-					continue
-				}
-				if e.Stream == "stderr" {
-					io.WriteString(os.Stderr, e.Log)
-				} else {
-					io.WriteString(os.Stdout, e.Log)
+			// Rotated files first, oldest first, as json-file reads them.
+			for _, p := range daemon.LogFiles(res.Path) {
+				if err := printLog(p); err != nil {
+					return err
 				}
 			}
-			return sc.Err()
+			return nil
 		},
 	}
+}
+
+// printLog copies one json-file log to stdout and stderr.
+func printLog(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil
+		}
+		return err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var e struct{ Log, Stream string }
+		if json.Unmarshal(sc.Bytes(), &e) != nil {
+			continue
+		}
+		if e.Stream == "stderr" {
+			io.WriteString(os.Stderr, e.Log)
+		} else {
+			io.WriteString(os.Stdout, e.Log)
+		}
+	}
+	return sc.Err()
 }
 
 // namesCmd is a verb on one or more names (stop, rm, network rm): req makes
@@ -483,6 +547,7 @@ func printInspect(w io.Writer, raw []json.RawMessage, format string) error {
 		"upper": strings.ToUpper,
 		"split": strings.Split,
 		"title": strings.Title, //lint:ignore SA1019 Docker's template "title" is strings.Title, word boundaries and all
+		"len":   templateLen,
 	}).Parse(format)
 	if err != nil {
 		return fmt.Errorf("template parsing error: %w", err)
@@ -506,8 +571,32 @@ func printInspect(w io.Writer, raw []json.RawMessage, format string) error {
 	return nil
 }
 
+// templateLen is the template's len, with an error that names the problem
+// where the builtin says "reflect: call of reflect.Value.Type on zero Value":
+// the field is missing (inspect's objects are maps here, so a misspelt
+// field is nil, not an error) or null.
+func templateLen(v any) (int, error) {
+	switch x := v.(type) {
+	case nil:
+		return 0, errors.New("len of nothing: the field is missing or null (field names are case-sensitive, such as .NetworkSettings.Networks)")
+	case string:
+		return len(x), nil
+	case []any:
+		return len(x), nil
+	case map[string]any:
+		return len(x), nil
+	}
+	return 0, fmt.Errorf("len of %T: it has no length", v)
+}
+
 func networkCmd() *cobra.Command {
-	n := &cobra.Command{Use: "network", Short: "Manage networks"}
+	n := &cobra.Command{
+		Use:   "network COMMAND",
+		Short: "Manage networks",
+		Args:  subcommandArgs,
+		// Help, as Docker's `docker network` alone prints.
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+	}
 	var quiet bool
 	ls := &cobra.Command{
 		Use:     "ls",
@@ -540,6 +629,21 @@ func networkCmd() *cobra.Command {
 	return n
 }
 
+// subcommandArgs refuses anything after a command group's name that is not
+// one of its commands: `network bogus`, `network -` and `network --` are
+// usage errors with a non-zero exit, as in Docker, not help and exit 0.
+func subcommandArgs(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 && cmd.ArgsLenAtDash() < 0 {
+		return nil
+	}
+	what := "--"
+	if len(args) > 0 {
+		what = args[0]
+	}
+	fmt.Fprintf(os.Stderr, "%s: '%s' is not a %s command.\nSee '%s --help'.\n", cmd.CommandPath(), what, cmd.CommandPath(), cmd.CommandPath())
+	return exitError{1}
+}
+
 func networkCreateCmd() *cobra.Command {
 	var req api.NetworkCreate
 	var opts []string
@@ -553,6 +657,9 @@ func networkCreateCmd() *cobra.Command {
 				return fmt.Errorf("plugin %q not found: nslab has the bridge driver only", driver)
 			}
 			req.Name = args[0]
+			if err := checkGateway(req.Subnet, req.Gateway); err != nil {
+				return err
+			}
 			req.Options = map[string]string{}
 			for _, o := range opts {
 				k, v, ok := strings.Cut(o, "=")
@@ -576,6 +683,25 @@ func networkCreateCmd() *cobra.Command {
 	f.BoolVar(&req.Internal, "internal", false, "Restrict external access to the network")
 	f.StringArrayVarP(&opts, "opt", "o", nil, "Set driver specific options")
 	return c
+}
+
+// checkGateway is Docker's CLI-side check of --gateway against --subnet,
+// with its messages. The daemon checks again for other clients.
+func checkGateway(subnet, gateway string) error {
+	if gateway == "" {
+		return nil
+	}
+	if subnet == "" {
+		return errors.New("every ip-range or gateway must have a corresponding subnet")
+	}
+	p, err := netip.ParsePrefix(subnet)
+	if err != nil {
+		return nil // the daemon says what is wrong with the subnet
+	}
+	if gw, err := netip.ParseAddr(gateway); err == nil && !p.Contains(gw) {
+		return fmt.Errorf("no matching subnet for gateway %s", gateway)
+	}
+	return nil
 }
 
 func networkRmCmd() *cobra.Command {

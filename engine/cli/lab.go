@@ -36,21 +36,22 @@ func labCmd() *cobra.Command {
 		Short: "Play a lab phase by phase: narration, commands, real output, and a pass or fail for each check",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := labs.Get(args[0])
-			if strings.HasSuffix(args[0], ".txtar") {
-				b, ferr := os.ReadFile(args[0])
-				if ferr != nil {
-					return fmt.Errorf("read lab file: %w", ferr)
-				}
-				l, err = labs.Parse(strings.TrimSuffix(filepath.Base(args[0]), ".txtar"), string(b)), nil
+			if err := useEngine(); err != nil {
+				return err
 			}
+			get := labs.Get
+			if strings.HasSuffix(args[0], ".txtar") {
+				get = func(path string) (labs.Lab, error) { return labFile(path, "read lab file") }
+			}
+			l, err := get(args[0])
 			if err != nil {
 				return err
 			}
-			return runLab(l, step, os.Stdout)
+			return runLab(l, step, os.Stdout, os.Stderr)
 		},
 	}
 	run.Flags().BoolVar(&step, "step", false, "Pause for Enter between phases")
+	addEngineFlag(run.Flags())
 	exercise := &cobra.Command{
 		Use:   "exercise NAME",
 		Short: "Print a lab's exercise: its narration and checks, with the commands left for you to write",
@@ -69,14 +70,26 @@ func labCmd() *cobra.Command {
 		Short: "Check your attempt at an exercise: which checks pass, and the next hint",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := os.ReadFile(args[0])
+			l, err := labFile(args[0], "read your attempt")
 			if err != nil {
-				return fmt.Errorf("read your attempt: %w", err)
+				return err
 			}
-			name := strings.TrimSuffix(filepath.Base(args[0]), ".txtar")
-			return runLab(labs.Parse(name, string(b)), false, os.Stdout)
+			return runLab(l, false, os.Stdout, os.Stderr)
 		},
 	}
 	c.AddCommand(list, run, exercise, check)
 	return c
+}
+
+// labFile reads a lab or an exercise attempt from a file, and refuses one
+// that is not a lab: a script that checks nothing would always pass.
+func labFile(path, what string) (labs.Lab, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return labs.Lab{}, fmt.Errorf("%s: %w", what, err)
+	}
+	if err := labs.Validate(string(b)); err != nil {
+		return labs.Lab{}, fmt.Errorf("%s is not a lab: %w; `nslab lab exercise NAME > FILE` gives you one to fill in", path, err)
+	}
+	return labs.Parse(strings.TrimSuffix(filepath.Base(path), ".txtar"), string(b)), nil
 }

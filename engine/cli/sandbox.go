@@ -13,27 +13,54 @@ import (
 )
 
 func sandboxCmd() *cobra.Command {
+	var runSize string
 	c := &cobra.Command{
 		Use:   "sandbox [--] [COMMAND [ARG...]]",
 		Short: "Run a command in a fresh lab host, then remove the lab host",
 		Long: `sandbox starts a throwaway lab host (its own pid, network, mount, UTS and
 IPC namespaces, with docker0, an engine daemon and a simulated outside),
 runs COMMAND inside it with nslab (and docker) first on PATH, removes the lab
-host, and exits with COMMAND's status. Without a command it starts a shell.`,
+host, and exits with COMMAND's status. Without a command it starts a shell.
+
+The lab host's /run, which holds container writable layers and logs, is a
+tmpfs limited to --run-size (default: $NSLAB_RUN_SIZE, else 512M).`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return inSandbox(shellArgv(), shellEnv())
+			if err := useEngine(); err != nil {
+				return err
 			}
-			return inSandbox(args, nil)
+			o, err := sandboxOptions(runSize)
+			if err != nil {
+				return err
+			}
+			if len(args) == 0 {
+				return inSandbox(o, shellArgv(), shellEnv())
+			}
+			return inSandbox(o, args, nil)
 		},
 	}
 	c.Flags().SetInterspersed(false)
+	c.Flags().StringVar(&runSize, "run-size", "", "size limit of the lab host's /run tmpfs, such as 512M or 2G (default $"+labhost.EnvRunSize+", else 512M)")
+	addEngineFlag(c.Flags())
 	return c
 }
 
+// sandboxOptions are the lab host options of sandbox and shell.
+func sandboxOptions(size string) (labhost.Options, error) {
+	o := labhost.Options{Stderr: os.Stderr}
+	if size != "" {
+		n, err := labhost.ParseSize(size)
+		if err != nil {
+			return o, fmt.Errorf("--run-size: %w", err)
+		}
+		o.RunSize = n
+	}
+	return o, nil
+}
+
 func shellCmd() *cobra.Command {
-	return &cobra.Command{
+	var runSize string
+	c := &cobra.Command{
 		Use:   "shell",
 		Short: "An interactive shell on a fresh lab host, where the notes' commands run as written",
 		Long: `shell starts a fresh lab host and a shell on it. Type the notes' commands as
@@ -42,10 +69,20 @@ already are, and brctl, ip netns, nsenter and iptables-save see the lab host.
 Leaving the shell removes the lab host and everything in it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := useEngine(); err != nil {
+				return err
+			}
+			o, err := sandboxOptions(runSize)
+			if err != nil {
+				return err
+			}
 			fmt.Fprintln(os.Stderr, "nslab: starting a lab host; type exit to leave it (everything in it goes away)")
-			return inSandbox(shellArgv(), shellEnv())
+			return inSandbox(o, shellArgv(), shellEnv())
 		},
 	}
+	c.Flags().StringVar(&runSize, "run-size", "", "size limit of the lab host's /run tmpfs, such as 512M or 2G (default $"+labhost.EnvRunSize+", else 512M)")
+	addEngineFlag(c.Flags())
+	return c
 }
 
 // shellArgv is an interactive shell that reads no start-up files, so the
@@ -64,42 +101,79 @@ func shellEnv() []string {
 
 // inSandbox runs argv in a fresh lab host and removes it afterwards,
 // returning the command's exit status.
-func inSandbox(argv, env []string) error {
-	h, err := labhost.Start(labhost.Options{Stderr: os.Stderr})
+//
+// SIGTERM and SIGHUP are caught from the start and never dropped: one that
+// arrives while the lab host starts ends the sandbox before the command
+// runs; one that arrives later is forwarded to the command, once it has
+// started. SIGINT and SIGQUIT are caught (not ignored, so the command keeps
+// default handlers) and left to the terminal, which sends them to the
+// command itself.
+func inSandbox(o labhost.Options, argv, env []string) error {
+	sigc := make(chan os.Signal, 8)
+	signal.Notify(sigc, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigc)
+	h, err := labhost.Start(o)
 	if err != nil {
 		return err
 	}
 	defer h.Close()
+	if s := pendingTermination(sigc); s != 0 {
+		return exitError{128 + int(s)}
+	}
 	c, err := labhost.Command(h.Env(), argv...)
 	if err != nil {
 		return err
 	}
 	c.Env = append(c.Env, env...)
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
-	// Let ^C reach the command, not us: catch (not ignore) the signals, so
-	// the command keeps default handlers.
-	sigc := make(chan os.Signal, 4)
-	signal.Notify(sigc, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigc)
+	if err := c.Start(); err != nil {
+		return fmt.Errorf("run %q in the lab host: %w", argv[0], err)
+	}
+	// Only now is c.Process set; signals that came in meanwhile wait in
+	// sigc and are forwarded here, in order.
+	proc := c.Process
+	stop := make(chan struct{})
+	forwarded := make(chan struct{})
 	go func() {
-		for s := range sigc {
-			if s == syscall.SIGTERM || s == syscall.SIGHUP {
-				if c.Process != nil {
-					c.Process.Signal(s)
+		defer close(forwarded)
+		for {
+			select {
+			case s := <-sigc:
+				if s == syscall.SIGTERM || s == syscall.SIGHUP {
+					proc.Signal(s)
 				}
+			case <-stop:
+				return
 			}
 		}
 	}()
-	err = c.Run()
+	err = c.Wait()
+	close(stop)
+	<-forwarded
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		h.Close()
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return exitError{128 + int(ws.Signal())}
+		}
 		return exitError{ee.ExitCode()}
 	}
 	if err != nil {
 		return fmt.Errorf("run %q in the lab host: %w", argv[0], err)
 	}
 	return nil
+}
+
+// pendingTermination returns a SIGTERM or SIGHUP already received, or 0.
+// SIGINT and SIGQUIT received so far count too: no command runs yet that
+// could have been their target.
+func pendingTermination(sigc chan os.Signal) syscall.Signal {
+	select {
+	case s := <-sigc:
+		return s.(syscall.Signal)
+	default:
+		return 0
+	}
 }
 
 func hostCmd() *cobra.Command {

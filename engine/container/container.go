@@ -4,8 +4,8 @@
 // helper makes mount propagation private before it mounts anything (Go's
 // SysProcAttr cannot), builds the root filesystem from an overlay on the
 // image, mounts a fresh /proc, binds the container's hosts, hostname and
-// resolv.conf, pivots into the new root and execs the command, which becomes
-// PID 1.
+// resolv.conf, pivots into the new root, confines itself as Docker confines
+// a container (security.go) and execs the command, which becomes PID 1.
 package container
 
 import (
@@ -44,6 +44,7 @@ type Spec struct {
 	Dir      string   // per-container state directory (upper layer, files)
 	Lower    string   // image root filesystem
 	Cmd      []string // argv
+	Env      []string // the container's own (image's, -e, --env-file), after Env's defaults
 	Tty      bool
 
 	// NetNS is the network namespace to join: a pinned file or
@@ -58,6 +59,11 @@ type Spec struct {
 	// Files to bind onto /etc/hosts, /etc/hostname and /etc/resolv.conf.
 	Hosts, HostnameFile, ResolvConf string
 
+	// Security: capabilities, /proc protection, no_new_privs.
+	Security Security
+	// Sysctls are --sysctl values, checked by ValidSysctl.
+	Sysctls map[string]string
+
 	Stdin  *os.File
 	Stdout *os.File
 	Stderr *os.File
@@ -69,8 +75,11 @@ type initConfig struct {
 	Dir      string
 	Lower    string
 	Cmd      []string
+	Env      []string
 	Tty      bool
 	Binds    [][2]string // source, target inside the root
+	Security Security
+	Sysctls  map[string]string
 }
 
 const envInitConfig = "NSLAB_INIT_CONFIG"
@@ -89,7 +98,8 @@ func Start(s Spec) (*exec.Cmd, error) {
 		}
 	}
 	cfg := initConfig{
-		Hostname: s.Hostname, Dir: s.Dir, Lower: s.Lower, Cmd: s.Cmd, Tty: s.Tty,
+		Hostname: s.Hostname, Dir: s.Dir, Lower: s.Lower, Cmd: s.Cmd, Env: s.Env, Tty: s.Tty,
+		Security: s.Security, Sysctls: s.Sysctls,
 		Binds: [][2]string{
 			{s.Hosts, "/etc/hosts"}, {s.HostnameFile, "/etc/hostname"}, {s.ResolvConf, "/etc/resolv.conf"},
 		},
@@ -177,18 +187,27 @@ func Init() {
 	if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
 		fail("set hostname: %v", err)
 	}
-	env := Env(cfg.Hostname, cfg.Tty)
+	env := append(Env(cfg.Hostname, cfg.Tty), cfg.Env...)
 	if len(cfg.Cmd) == 0 {
 		fail("no command specified")
 	}
+	// Later values win (the image's PATH over the default one), each
+	// variable once, in first-seen order; a bare KEY sets nothing.
 	os.Clearenv()
 	for _, kv := range env {
-		k, v, _ := strings.Cut(kv, "=")
-		os.Setenv(k, v)
+		if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
+			os.Setenv(k, v)
+		}
 	}
+	env = os.Environ()
 	path, err := exec.LookPath(cfg.Cmd[0])
 	if err != nil {
 		fail("exec: %q: executable file not found in $PATH", cfg.Cmd[0])
+	}
+	// Last, on this thread (the main one, locked), give up what the
+	// container may not have; execve passes it on.
+	if err := limitCaps(cfg.Security); err != nil {
+		fail("container security: %v", err)
 	}
 	err = unix.Exec(path, cfg.Cmd, env)
 	fail("exec %s: %v", cfg.Cmd[0], err)
@@ -200,7 +219,17 @@ func setupRoot(cfg initConfig) error {
 	}
 	root := filepath.Join(cfg.Dir, "rootfs")
 	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", cfg.Lower, filepath.Join(cfg.Dir, "upper"), filepath.Join(cfg.Dir, "work"))
-	if err := unix.Mount("overlay", root, "overlay", 0, opts); err != nil {
+	// Docker lets a container mknod (CAP_MKNOD is in its default set) but
+	// its device cgroup refuses to open any node that is not on the
+	// allowed list. nslab has no device cgroup, so it stands in with
+	// nodev: the root and /dev are mounted nodev, and only the device
+	// nodes bound below, each its own mount without nodev, can be opened.
+	// A node made with mknod, say of the machine's disk, opens with EACCES.
+	var nodev uintptr = unix.MS_NODEV
+	if cfg.Security.Privileged {
+		nodev = 0
+	}
+	if err := unix.Mount("overlay", root, "overlay", nodev, opts); err != nil {
 		return fmt.Errorf("mount overlay on %s: %w", root, err)
 	}
 	mnt := func(src, target, fstype string, flags uintptr, data string) error {
@@ -216,10 +245,24 @@ func setupRoot(cfg initConfig) error {
 	if err := mnt("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return err
 	}
-	if err := mnt("sysfs", "/sys", "sysfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC|unix.MS_RDONLY, ""); err != nil {
+	if err := writeSysctls(root, cfg.Sysctls); err != nil {
 		return err
 	}
-	if err := mnt("tmpfs", "/dev", "tmpfs", unix.MS_NOSUID, "mode=755"); err != nil {
+	var sysRO uintptr = unix.MS_RDONLY
+	if cfg.Security.Privileged {
+		sysRO = 0
+	} else if err := protectProc(root); err != nil {
+		return err
+	}
+	if err := mnt("sysfs", "/sys", "sysfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC|sysRO, ""); err != nil {
+		return err
+	}
+	if !cfg.Security.Privileged {
+		if err := protectSys(root); err != nil {
+			return err
+		}
+	}
+	if err := mnt("tmpfs", "/dev", "tmpfs", unix.MS_NOSUID|nodev, "mode=755"); err != nil {
 		return err
 	}
 	for _, d := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
@@ -236,6 +279,20 @@ func setupRoot(cfg initConfig) error {
 	}
 	if err := mnt("shm", "/dev/shm", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777"); err != nil {
 		return err
+	}
+	// The container's own IPC namespace's message queues, as Docker mounts them.
+	if err := mnt("mqueue", "/dev/mqueue", "mqueue", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return err
+	}
+	if tty, ok := terminalPath(cfg.Tty); ok {
+		// Docker binds the container's terminal onto /dev/console.
+		t := filepath.Join(root, "dev", "console")
+		if err := os.WriteFile(t, nil, 0o600); err != nil {
+			return err
+		}
+		if err := unix.Mount(tty, t, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("bind the terminal %s on /dev/console: %w", tty, err)
+		}
 	}
 	for name, target := range map[string]string{
 		"ptmx": "pts/ptmx", "fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
@@ -293,4 +350,24 @@ func Env(hostname string, tty bool) []string {
 		env = append(env, "TERM=xterm")
 	}
 	return env
+}
+
+// terminalPath is the path, in this mount namespace, of the terminal on
+// stdin. Bind mounts refuse the descriptor itself (its mount belongs to the
+// daemon's or the caller's mount namespace: EINVAL), so the path is used,
+// and only when it names the very same terminal (a caller outside the lab
+// host may have its own /dev/pts). Otherwise there is no /dev/console.
+func terminalPath(tty bool) (string, bool) {
+	if !tty {
+		return "", false
+	}
+	p, err := os.Readlink("/proc/self/fd/0")
+	if err != nil {
+		return "", false
+	}
+	var fdst, pst unix.Stat_t
+	if unix.Fstat(0, &fdst) != nil || unix.Stat(p, &pst) != nil {
+		return "", false
+	}
+	return p, fdst.Dev == pst.Dev && fdst.Ino == pst.Ino && fdst.Rdev == pst.Rdev
 }

@@ -99,3 +99,26 @@ func Nameservers(resolvConf string) []string {
 	}
 	return out
 }
+
+// MaxHostname is the kernel's HOST_NAME_MAX: sethostname(2) fails with
+// EINVAL above it.
+const MaxHostname = 64
+
+// CheckHostname refuses a hostname before anything is created: one the
+// kernel would refuse at start ("set hostname: invalid argument"), and one
+// whose characters would add lines or names to /etc/hosts, such as a
+// newline or a space.
+func CheckHostname(h string) error {
+	if len(h) > MaxHostname {
+		return fmt.Errorf("invalid hostname %q: %d characters, more than the kernel's limit of %d", h, len(h), MaxHostname)
+	}
+	for _, r := range h {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_') {
+			return fmt.Errorf("invalid hostname %q: %q is not allowed; a hostname has letters, digits, '-', '_' and '.' only (a newline or space would add lines or names to /etc/hosts)", h, r)
+		}
+	}
+	if h[0] == '-' || h[0] == '.' {
+		return fmt.Errorf("invalid hostname %q: it must start with a letter or a digit", h)
+	}
+	return nil
+}

@@ -83,3 +83,21 @@ func TestInternalResolvConf(t *testing.T) {
 		t.Errorf("Nameservers = %v", got)
 	}
 }
+
+func TestCheckHostname(t *testing.T) {
+	for _, ok := range []string{"web", "db-1.example.com", "my_host", strings.Repeat("a", MaxHostname)} {
+		if err := CheckHostname(ok); err != nil {
+			t.Errorf("CheckHostname(%q) = %v, want nil", ok, err)
+		}
+	}
+	for h, want := range map[string]string{
+		"evil\n10.0.0.1 bank":              `invalid hostname "evil\n10.0.0.1 bank": '\n' is not allowed`,
+		"two names":                        `' ' is not allowed`,
+		strings.Repeat("a", MaxHostname+1): "65 characters, more than the kernel's limit of 64",
+		"-x":                               "must start with a letter or a digit",
+	} {
+		if err := CheckHostname(h); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("CheckHostname(%q) = %v, want an error containing %q", h, err, want)
+		}
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/nslab/nslab/engine/api"
 	"github.com/nslab/nslab/engine/container"
 	edns "github.com/nslab/nslab/engine/dns"
+	"github.com/nslab/nslab/engine/image"
 	"github.com/nslab/nslab/engine/labhost"
 	"github.com/nslab/nslab/engine/netns"
 	"github.com/nslab/nslab/engine/portmap"
@@ -33,7 +34,10 @@ type Container struct {
 	ID          string
 	Name        string
 	Image       string
+	ImageID     string   // sha256:<hex>, the image's content hash
+	Entrypoint  []string // the image's; argv is Entrypoint then Cmd
 	Cmd         []string
+	Env         []string // the image's Env merged with -e and --env-file
 	Hostname    string
 	Tty         bool
 	OpenStdin   bool
@@ -58,6 +62,15 @@ type Container struct {
 	Exposed  []portmap.Binding
 	Ports    []portmap.Binding
 	warnings []string
+	// Security and limits (see security.go).
+	Privileged      bool
+	CapAdd, CapDrop []string
+	SecurityOpt     []string
+	NoNewPrivileges bool
+	Sysctls         map[string]string
+	LogConfig       map[string]string // --log-opt as given
+	LogMaxSize      int64
+	LogMaxFile      int
 
 	lower  string // the image's root filesystem, resolved by create
 	cmd    *exec.Cmd
@@ -74,6 +87,9 @@ type Container struct {
 }
 
 func (c *Container) running() bool { return c.Status == "running" }
+
+// argv is what the container runs: the image's entrypoint, then Cmd.
+func (c *Container) argv() []string { return append(append([]string{}, c.Entrypoint...), c.Cmd...) }
 
 func (c *Container) file(name string) string { return filepath.Join(c.Dir, name) }
 
@@ -94,6 +110,15 @@ func (d *Daemon) create(o api.RunOptions) (*Container, error) {
 	if len(c.Cmd) == 0 {
 		c.Cmd = img.Cmd
 	}
+	c.ImageID, c.Entrypoint = img.ID, img.Entrypoint
+	c.Env = image.MergeEnv(img.Env, o.Env)
+	for _, p := range img.ExposedPorts {
+		b, err := portmap.ParseExposed(p)
+		if err != nil {
+			return nil, fmt.Errorf("image %s: %w", o.Image, err)
+		}
+		c.Exposed = append(c.Exposed, b)
+	}
 	c.lower = img.Lower
 	c.Name = strings.TrimPrefix(o.Name, "/")
 	if o.Name != "" {
@@ -110,6 +135,9 @@ func (d *Daemon) create(o api.RunOptions) (*Container, error) {
 	}
 	c.Hostname = c.ID[:12]
 	if o.Hostname != "" {
+		if err := container.CheckHostname(o.Hostname); err != nil {
+			return nil, err
+		}
 		c.Hostname = o.Hostname
 	}
 
@@ -173,6 +201,9 @@ func (d *Daemon) create(o api.RunOptions) (*Container, error) {
 	default:
 		return nil, fmt.Errorf("invalid --pid: %q: use host or container:<name|id>", p)
 	}
+	if err := applySecurity(c, o); err != nil {
+		return nil, err
+	}
 	c.Dir = filepath.Join(d.dir, "containers", c.ID)
 	d.containers[c.ID] = c
 	return c, nil
@@ -208,10 +239,10 @@ func (d *Daemon) start(c *Container, stdin, stdout, stderr *os.File) (err error)
 		}
 	}()
 	spec := container.Spec{
-		Hostname: c.Hostname, Dir: c.Dir, Cmd: c.Cmd, Tty: c.Tty,
+		Hostname: c.Hostname, Dir: c.Dir, Cmd: c.argv(), Env: c.Env, Tty: c.Tty,
 		Stdin: stdin, Stdout: stdout, Stderr: stderr,
 		Hosts: c.file("hosts"), HostnameFile: c.file("hostname"), ResolvConf: c.file("resolv.conf"),
-		Lower: c.lower,
+		Lower: c.lower, Security: c.security(), Sysctls: c.Sysctls,
 	}
 
 	var addrs []netip.Addr
@@ -406,7 +437,7 @@ func (d *Daemon) handleRun(s *api.ServerConn) {
 	c, err := d.create(o)
 	if err != nil {
 		d.mu.Unlock()
-		s.Reply(nil, err)
+		s.Reply(nil, labhost.NoSpace(err))
 		return
 	}
 	stdin, stdout, stderr, closers, err := d.stdio(c, o, s.Files)
@@ -420,7 +451,7 @@ func (d *Daemon) handleRun(s *api.ServerConn) {
 	if err != nil {
 		d.remove(c)
 		d.mu.Unlock()
-		s.Reply(nil, err)
+		s.Reply(nil, labhost.NoSpace(err))
 		return
 	}
 	d.stateChanged()
@@ -456,7 +487,7 @@ func (d *Daemon) handlePs(req api.PsRequest) ([]api.PsEntry, error) {
 			continue
 		}
 		out = append(out, api.PsEntry{
-			ID: c.ID, Image: c.Image, Command: strings.Join(c.Cmd, " "), Created: c.Created,
+			ID: c.ID, Image: c.Image, Command: strings.Join(c.argv(), " "), Created: c.Created,
 			Names: c.Name, Running: c.running(), ExitCode: c.ExitCode, Ports: portsColumn(c),
 			Finished: c.FinishedAt, Started: c.StartedAt,
 		})
@@ -475,7 +506,7 @@ func (d *Daemon) handleExecInfo(req api.ExecInfoRequest) (api.ExecInfo, error) {
 	if !c.running() {
 		return api.ExecInfo{}, fmt.Errorf("container %s is not running", c.ID)
 	}
-	return api.ExecInfo{ID: c.ID, Pid: c.Pid, Hostname: c.Hostname}, nil
+	return api.ExecInfo{ID: c.ID, Pid: c.Pid, Hostname: c.Hostname, Security: c.security(), Env: c.Env}, nil
 }
 
 // handleKill signals each named container's first process.
@@ -510,7 +541,7 @@ func (d *Daemon) handleRm(req api.RmRequest) ([]string, error) {
 		d.mu.Unlock()
 		if running {
 			if !req.Force {
-				return fmt.Errorf("cannot remove container \"/%s\": container is running: stop the container before removing or force remove", c.Name)
+				return fmt.Errorf("You cannot remove a running container %s. Stop the container before attempting removal or force remove", c.ID)
 			}
 			d.stop(c, 0)
 		}
@@ -563,6 +594,12 @@ func (d *Daemon) stop(c *Container, timeout time.Duration) {
 	}
 	p, exited := c.cmd.Process, c.exited
 	d.mu.Unlock()
+	if timeout < 0 {
+		// As Docker: a negative timeout waits for as long as it takes.
+		p.Signal(syscall.SIGTERM)
+		<-exited
+		return
+	}
 	if timeout > 0 {
 		p.Signal(syscall.SIGTERM)
 		select {

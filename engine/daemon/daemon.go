@@ -199,6 +199,7 @@ var handlers = table(
 	unary((*Daemon).handleNetworkConnect),
 	unary((*Daemon).handleNetworkDisconnect),
 	unary((*Daemon).handleTopology),
+	unary((*Daemon).handleImages),
 )
 
 // entry is one operation's handler.
@@ -229,7 +230,7 @@ func unary[Req api.Operation, Resp any](f func(d *Daemon, req Req) (Resp, error)
 			return
 		}
 		out, err := f(d, req)
-		s.Reply(out, err)
+		s.Reply(out, labhost.NoSpace(err))
 	}}
 }
 

@@ -108,7 +108,7 @@ func checkEndpointRequest(n *Network, aliases []string, ipReq string) error {
 		return fmt.Errorf("invalid IPv4 address: %s", ipReq)
 	}
 	if !n.Subnet.Contains(ip) {
-		return fmt.Errorf("invalid --ip %s: it is outside subnet %s of network %s", ip, n.Subnet, n.Name)
+		return fmt.Errorf("Invalid address %s: It does not belong to any of this network's subnets", ip)
 	}
 	if n.pool.InUse(ip) {
 		return fmt.Errorf("invalid --ip %s: Address already in use on network %s", ip, n.Name)

@@ -67,8 +67,8 @@ func (d *Daemon) containerJSON(c *Container) api.ContainerJSON {
 		return t.UTC().Format(time.RFC3339Nano)
 	}
 	path, args := "", []string{}
-	if len(c.Cmd) > 0 {
-		path, args = c.Cmd[0], c.Cmd[1:]
+	if argv := c.argv(); len(argv) > 0 {
+		path, args = argv[0], argv[1:]
 	}
 	hostsPath, resolvPath, hostnamePath := c.file("hosts"), c.file("resolv.conf"), c.file("hostname")
 	if strings.HasPrefix(c.NetworkMode, "container:") {
@@ -85,14 +85,23 @@ func (d *Daemon) containerJSON(c *Container) api.ContainerJSON {
 			Status: c.Status, Running: c.running(), Pid: c.Pid, ExitCode: c.ExitCode,
 			StartedAt: ts(c.StartedAt), FinishedAt: ts(c.FinishedAt),
 		},
-		Image:           c.Image,
-		ResolvConfPath:  resolvPath,
-		HostnamePath:    hostnamePath,
-		HostsPath:       hostsPath,
-		LogPath:         c.LogPath(),
-		Name:            "/" + c.Name,
-		HostConfig:      &api.HostConfig{NetworkMode: c.NetworkMode, PidMode: c.PidMode, AutoRemove: c.AutoRemove, PortBindings: portBindingsJSON(c)},
-		Config:          &api.Config{Hostname: c.Hostname, Tty: c.Tty, OpenStdin: c.OpenStdin, Cmd: c.Cmd, Image: c.Image},
+		Image:          c.ImageID,
+		ResolvConfPath: resolvPath,
+		HostnamePath:   hostnamePath,
+		HostsPath:      hostsPath,
+		LogPath:        c.LogPath(),
+		Name:           "/" + c.Name,
+		HostConfig: &api.HostConfig{
+			LogConfig:   api.LogConfig{Type: "json-file", Config: c.LogConfig},
+			NetworkMode: c.NetworkMode, PidMode: c.PidMode, AutoRemove: c.AutoRemove, PortBindings: portBindingsJSON(c),
+			CapAdd: c.CapAdd, CapDrop: c.CapDrop, Privileged: c.Privileged, SecurityOpt: c.SecurityOpt,
+			Sysctls: c.Sysctls,
+		},
+		Config: &api.Config{
+			Hostname: c.Hostname, Tty: c.Tty, OpenStdin: c.OpenStdin,
+			ExposedPorts: exposedJSON(c), Env: c.Env, Cmd: c.Cmd, Image: c.Image,
+			Entrypoint: c.Entrypoint,
+		},
 		NetworkSettings: ns,
 	}
 }

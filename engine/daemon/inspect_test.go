@@ -20,7 +20,10 @@ func inspectFixture() (*Daemon, []*Container, []*Network) {
 	host := &Network{ID: "h1" + pad, Name: "host", Driver: "host", Created: t0}
 	none := &Network{ID: "n1" + pad, Name: "none", Driver: "null", Created: t0}
 	web := &Container{
-		ID: "c1" + pad, Name: "web", Image: "busybox", Cmd: []string{"httpd", "-f"}, Hostname: "c1" + pad[:10],
+		ID: "c1" + pad, Name: "web", Image: "busybox", ImageID: "sha256:1a" + pad, Cmd: []string{"-f"}, Hostname: "c1" + pad[:10],
+		Entrypoint: []string{"httpd"}, Env: []string{"PATH=/bin", "MODE=test"},
+		CapAdd: []string{"NET_ADMIN"}, CapDrop: []string{"MKNOD"}, SecurityOpt: []string{"no-new-privileges"},
+		Sysctls: map[string]string{"net.ipv4.ip_forward": "1"}, LogConfig: map[string]string{"max-size": "1m"},
 		NetworkMode: "bridge", Created: t0, StartedAt: t0.Add(time.Second), Status: "running", Pid: 42,
 		SandboxID: "s1" + pad, SandboxKey: "/run/nslab/netns/s1", Dir: "/run/nslab/containers/c1",
 		Endpoints: []*Endpoint{
@@ -32,7 +35,7 @@ func inspectFixture() (*Daemon, []*Container, []*Network) {
 		Ports:    []portmap.Binding{{Proto: "tcp", HostIP: netip.MustParseAddr("0.0.0.0"), HostPort: 32768, ContainerPort: 80}},
 	}
 	side := &Container{
-		ID: "c2" + pad, Name: "side", Image: "busybox", Cmd: []string{"sh"}, Hostname: "web", NetworkMode: "container:" + web.ID,
+		ID: "c2" + pad, Name: "side", Image: "busybox", ImageID: "sha256:1a" + pad, Cmd: []string{"sh"}, Privileged: true, Hostname: "web", NetworkMode: "container:" + web.ID,
 		PidMode: "host", Created: t0, Status: "exited", ExitCode: 137, FinishedAt: t0.Add(time.Minute), Dir: "/run/nslab/containers/c2", AutoRemove: true, Tty: true, OpenStdin: true,
 	}
 	hosted := &Container{ID: "c3" + pad, Name: "onhost", Image: "busybox", Hostname: "lab", NetworkMode: "host", Created: t0, Status: "running", Pid: 7, Dir: "/run/nslab/containers/c3"}

@@ -6,6 +6,7 @@ import (
 	"log"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,9 +15,8 @@ import (
 	"github.com/nslab/nslab/engine/container"
 	"github.com/nslab/nslab/engine/firewall"
 	"github.com/nslab/nslab/engine/ipam"
+	"github.com/nslab/nslab/engine/labhost"
 )
-
-const optBridgeName = "com.docker.network.bridge.name"
 
 // handleNetworkCreate creates a bridge network.
 func (d *Daemon) handleNetworkCreate(req api.NetworkCreate) (api.NetworkCreateResponse, error) {
@@ -55,7 +55,7 @@ func (d *Daemon) handleNetworkConnect(req api.NetworkConnectRequest) (struct{}, 
 func (d *Daemon) handleNetworkDisconnect(req api.NetworkDisconnectRequest) (struct{}, error) {
 	return struct{}{}, d.endpointOp(req.Network, req.Container, func(c *Container, n *Network, ep *Endpoint) error {
 		if ep == nil {
-			return fmt.Errorf("container %s is not connected to network %s", c.ID[:12], n.Name)
+			return fmt.Errorf("container %s is not connected to network %s", c.ID, n.Name)
 		}
 		d.detach(c, ep)
 		return nil
@@ -108,11 +108,43 @@ func (d *Daemon) connectTarget(network, ctr string) (*Container, *Network, error
 	return c, n, nil
 }
 
+// Options of the bridge driver that nslab implements.
+const (
+	optBridgeName = "com.docker.network.bridge.name"
+	optICC        = "com.docker.network.bridge.enable_icc"
+	optMasquerade = "com.docker.network.bridge.enable_ip_masquerade"
+)
+
+// labHostRanges are the lab host's own links. A bridge subnet there takes
+// over the route to the outside, which cuts DNS and the internet for every
+// container, so it is refused as overlapping the uplink or the outside.
+var labHostRanges = []ipam.Reserved{
+	{Prefix: labhost.UplinkAddr.Masked(), Why: "the lab host's uplink to the outside (its eth0): a bridge there would take the route to the outside and cut DNS and internet access for every container"},
+	{Prefix: netip.PrefixFrom(labhost.UpstreamDNS, 24).Masked(), Why: fmt.Sprintf("the outside's servers (the lab host's DNS server %s and example.com): a bridge there would cut DNS for every container", labhost.UpstreamDNS)},
+}
+
+// checkNetworkName refuses names Docker refuses, and names that would break
+// `network ls` or could never be used with --network.
+func checkNetworkName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("a network needs a name")
+	case name == "bridge" || name == "host" || name == "none" || name == "default":
+		// Docker's PredefinedNetworkError, trailing space included.
+		return fmt.Errorf("operation is not permitted on predefined %s network ", name)
+	case name == "container" || strings.HasPrefix(name, "container:"):
+		return fmt.Errorf("invalid network name %q: it is reserved, because --network container:NAME means \"share container NAME's network namespace\", so a network of that name could never be used", name)
+	case strings.IndexFunc(name, func(r rune) bool { return r < ' ' || r == 0x7f }) >= 0:
+		return fmt.Errorf("invalid network name %q: it contains a control character such as a newline, which would break `network ls`", name)
+	}
+	return nil
+}
+
 // createNetwork validates a network create and builds the bridge. On any
 // error nothing has changed. Call with d.mu held.
 func (d *Daemon) createNetwork(req api.NetworkCreate) (*Network, error) {
-	if req.Name == "" {
-		return nil, errors.New("a network needs a name")
+	if err := checkNetworkName(req.Name); err != nil {
+		return nil, err
 	}
 	if d.networkByName(req.Name) != nil {
 		return nil, fmt.Errorf("network with name %s already exists", req.Name)
@@ -129,21 +161,27 @@ func (d *Daemon) createNetwork(req api.NetworkCreate) (*Network, error) {
 	}
 	for k, v := range req.Options {
 		switch k {
-		case optBridgeName, "com.docker.network.bridge.enable_icc", "com.docker.network.bridge.enable_ip_masquerade":
-			n.Options[k] = v
+		case optBridgeName:
+		case optICC, optMasquerade:
+			// As Docker's bridge driver parses them: strconv.ParseBool,
+			// so 0, f and False mean false, and anything else is refused.
+			if _, err := strconv.ParseBool(v); err != nil {
+				return nil, fmt.Errorf("failed to parse %s value: %v (%s)", k, v, err)
+			}
 		default:
 			return nil, fmt.Errorf("unknown network option %q (nslab knows %s, enable_icc and enable_ip_masquerade)", k, optBridgeName)
 		}
+		n.Options[k] = v
 	}
 	if req.Subnet != "" {
-		p, err := ipam.RequestSubnet(req.Subnet, used)
+		p, err := ipam.RequestSubnet(req.Subnet, used, ipam.SpecialPurpose, labHostRanges)
 		if err != nil {
 			return nil, err
 		}
 		n.Subnet, n.UserSubnet = p, true
 	} else {
 		if req.Gateway != "" {
-			return nil, errors.New("--gateway needs --subnet: a gateway only makes sense inside a subnet you chose")
+			return nil, errors.New("every ip-range or gateway must have a corresponding subnet")
 		}
 		p, err := ipam.PickSubnet(used)
 		if err != nil {
@@ -161,7 +199,7 @@ func (d *Daemon) createNetwork(req api.NetworkCreate) (*Network, error) {
 			return nil, fmt.Errorf("invalid gateway %q: want an IPv4 address", req.Gateway)
 		}
 		if !n.Subnet.Contains(gw) {
-			return nil, fmt.Errorf("invalid gateway %s: it is outside subnet %s", gw, n.Subnet)
+			return nil, fmt.Errorf("no matching subnet for gateway %s", gw)
 		}
 		if err := pool.Reserve(gw); err != nil {
 			return nil, fmt.Errorf("invalid gateway: %w", err)
@@ -204,10 +242,21 @@ func (n *Network) firewall() firewall.Network {
 	return firewall.Network{
 		Bridge:     n.Bridge,
 		Subnet:     n.Subnet,
-		ICC:        n.Options["com.docker.network.bridge.enable_icc"] != "false",
-		Masquerade: n.Options["com.docker.network.bridge.enable_ip_masquerade"] != "false",
+		ICC:        n.boolOption(optICC),
+		Masquerade: n.boolOption(optMasquerade),
 		Internal:   n.Internal,
 	}
+}
+
+// boolOption is a boolean driver option, true when unset as in Docker.
+// createNetwork has checked that it parses.
+func (n *Network) boolOption(key string) bool {
+	v, ok := n.Options[key]
+	if !ok {
+		return true
+	}
+	b, _ := strconv.ParseBool(v)
+	return b
 }
 
 // removeNetwork refuses predefined networks and networks in use, as Docker
@@ -221,16 +270,13 @@ func (d *Daemon) removeNetwork(ref string) error {
 	if !n.userDefined() {
 		return fmt.Errorf("%s is a pre-defined network and cannot be removed", n.Name)
 	}
-	var users []string
 	for _, c := range d.containers {
 		for _, ep := range c.Endpoints {
 			if ep.NetworkID == n.ID {
-				users = append(users, c.Name)
+				// Docker's message, word for word: scripts match it.
+				return fmt.Errorf("error while removing network: network %s id %s has active endpoints", n.Name, n.ID)
 			}
 		}
-	}
-	if len(users) > 0 {
-		return fmt.Errorf("error while removing network: network %s id %s has active endpoints (%s)", n.Name, n.ID, strings.Join(users, ", "))
 	}
 	if n.OwnBridge {
 		if err := bridge.Delete(d.nl, n.Bridge); err != nil {

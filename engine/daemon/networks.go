@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"sort"
@@ -44,6 +45,10 @@ func (n *Network) userDefined() bool { return n.Driver == "bridge" && !n.Default
 // network finds a network by name, full ID or unique ID prefix. Call with
 // d.mu held.
 func (d *Daemon) network(ref string) (*Network, error) {
+	if ref == "" {
+		// Every ID has the empty prefix: say what is wrong instead.
+		return nil, errors.New(`network "" not found: the network name is empty`)
+	}
 	for _, n := range d.networks {
 		if n.Name == ref || n.ID == ref {
 			return n, nil

@@ -6,10 +6,14 @@ import (
 	"log"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/nslab/nslab/engine/api"
 	"github.com/nslab/nslab/engine/firewall"
+	"github.com/nslab/nslab/engine/labhost"
 	"github.com/nslab/nslab/engine/portmap"
 )
 
@@ -36,9 +40,17 @@ func (d *Daemon) checkPorts(c *Container, o api.RunOptions) error {
 	}
 	c.Exposed = portmap.Dedup(c.Exposed)
 	if o.PublishAll {
+		// -P publishes the exposed ports that no -p binds already, as
+		// Docker does: -p 127.0.0.1:8081:80 keeps 80/tcp off 0.0.0.0.
+		bound := map[string]bool{}
+		for _, b := range bs {
+			bound[b.Key()] = true
+		}
 		for _, e := range c.Exposed {
-			e.HostIP = netip.IPv4Unspecified()
-			bs = append(bs, e)
+			if !bound[e.Key()] {
+				e.HostIP = netip.IPv4Unspecified()
+				bs = append(bs, e)
+			}
 		}
 	}
 	bs = portmap.Dedup(bs)
@@ -53,12 +65,6 @@ func (d *Daemon) checkPorts(c *Container, o api.RunOptions) error {
 		c.warnings = append(c.warnings, fmt.Sprintf("Published ports are discarded when using %s network mode", c.NetworkMode))
 		return nil
 	}
-	for _, b := range bs {
-		if !b.HostIP.IsUnspecified() && !d.hasAddress(b.HostIP) {
-			return fmt.Errorf("Error starting userland proxy: listen %s4 %s: bind: cannot assign requested address (the lab host has no address %s)",
-				b.Proto, netip.AddrPortFrom(b.HostIP, b.HostPort), b.HostIP)
-		}
-	}
 	if err := d.ports.Check(bs); err != nil {
 		return err
 	}
@@ -66,23 +72,10 @@ func (d *Daemon) checkPorts(c *Container, o api.RunOptions) error {
 	return nil
 }
 
-// hasAddress reports whether ip is an address of the lab host.
-func (d *Daemon) hasAddress(ip netip.Addr) bool {
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		return false
-	}
-	for _, a := range addrs {
-		if p, err := netip.ParsePrefix(a.String()); err == nil && p.Addr() == ip {
-			return true
-		}
-	}
-	return false
-}
-
-// publish allocates host ports, starts a userland proxy for each, and
-// adds the DNAT and ACCEPT rules in one transaction. On failure nothing is
-// left. Call with d.mu held, after the container's first endpoint exists.
+// publish allocates host ports, starts a docker-proxy for each (and for
+// its [::] twin), and adds the DNAT and ACCEPT rules in one transaction.
+// On failure nothing is left. Call with d.mu held, after the container's
+// first endpoint exists.
 func (d *Daemon) publish(c *Container) (err error) {
 	if len(c.Endpoints) == 0 {
 		return nil
@@ -102,18 +95,50 @@ func (d *Daemon) publish(c *Container) (err error) {
 			d.ports.Release(active)
 		}
 	}()
-	for _, b := range active {
-		p, err := portmap.StartProxy(b, ep.Addr.Addr())
-		if err != nil {
-			return err
-		}
-		c.proxies = append(c.proxies, p)
-	}
-	if err := firewall.AddPorts(fwPorts(active, ep.Addr.Addr(), n.Bridge)); err != nil {
+	path, err := proxyPath()
+	if err != nil {
 		return err
 	}
-	c.Ports = active
+	var ports []portmap.Binding
+	for _, b := range active {
+		bs := []portmap.Binding{b}
+		if b.HostIP == netip.IPv4Unspecified() && v6Listenable() {
+			// Docker (20.10.3 on) also binds [::] for a binding without
+			// an address when the host can listen on IPv6: a second
+			// docker-proxy, to the container's IPv4 address.
+			b6 := b
+			b6.HostIP = netip.IPv6Unspecified()
+			bs = append(bs, b6)
+		}
+		ports = append(ports, bs...)
+	}
+	ps, err := portmap.StartProxies(path, ports, ep.Addr.Addr())
+	if err != nil {
+		return err
+	}
+	c.proxies = ps
+	if err := firewall.AddPorts(fwPorts(ports, ep.Addr.Addr(), n.Bridge)); err != nil {
+		return err
+	}
+	c.Ports = ports
 	return nil
+}
+
+var (
+	v6Once sync.Once
+	v6OK   bool
+)
+
+// v6Listenable is Docker's IsV6Listenable: whether the lab host can listen
+// on [::1]. Containers have no IPv6, but the lab host itself does.
+func v6Listenable() bool {
+	v6Once.Do(func() {
+		if l, err := net.Listen("tcp6", "[::1]:0"); err == nil {
+			l.Close()
+			v6OK = true
+		}
+	})
+	return v6OK
 }
 
 // unpublish removes a container's port rules in one transaction, stops its
@@ -135,10 +160,46 @@ func (d *Daemon) unpublish(c *Container) {
 	c.Ports = nil
 }
 
+var (
+	proxyOnce sync.Once
+	proxyExe  string
+	proxyErr  error
+)
+
+// proxyPath is the docker-proxy the daemon runs for each binding: a link
+// named docker-proxy to nslab's own binary, in the lab host's bin
+// directory (on its PATH, as /usr/bin/docker-proxy is on Docker's host).
+// The kernel names a process after the file it executes, so ps, ss -ltnp
+// and netstat -ltnp show "docker-proxy".
+func proxyPath() (string, error) {
+	proxyOnce.Do(func() {
+		link := filepath.Join(labhost.BinDir, portmap.ProxyName)
+		if _, err := os.Stat(link); err == nil {
+			proxyExe = link
+			return
+		}
+		exe, err := os.Executable()
+		if err != nil {
+			proxyErr = fmt.Errorf("find nslab's binary for %s: %w", portmap.ProxyName, err)
+			return
+		}
+		if err := os.Symlink(exe, link); err != nil && !errors.Is(err, os.ErrExist) {
+			proxyErr = fmt.Errorf("link %s to %s: %w", link, exe, err)
+			return
+		}
+		proxyExe = link
+	})
+	return proxyExe, proxyErr
+}
+
+// fwPorts are the iptables rules of a container's bindings: IPv4 only, as
+// in Docker without ip6tables; the [::] bindings have their proxy alone.
 func fwPorts(bs []portmap.Binding, ip netip.Addr, bridge string) []firewall.Port {
-	out := make([]firewall.Port, len(bs))
-	for i, b := range bs {
-		out[i] = firewall.Port{Proto: b.Proto, HostIP: b.HostIP, HostPort: b.HostPort, ContainerIP: ip, ContainerPort: b.ContainerPort, Bridge: bridge}
+	var out []firewall.Port
+	for _, b := range bs {
+		if b.HostIP.Is4() {
+			out = append(out, firewall.Port{Proto: b.Proto, HostIP: b.HostIP, HostPort: b.HostPort, ContainerIP: ip, ContainerPort: b.ContainerPort, Bridge: bridge})
+		}
 	}
 	return out
 }
@@ -154,6 +215,15 @@ func portsColumn(c *Container) string {
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// exposedJSON is Config.ExposedPorts: the image's and --expose's ports.
+func exposedJSON(c *Container) map[string]struct{} {
+	out := map[string]struct{}{}
+	for _, e := range c.Exposed {
+		out[e.Key()] = struct{}{}
+	}
+	return out
 }
 
 // portsJSON is NetworkSettings.Ports: each exposed port, with its host

@@ -6,13 +6,11 @@
 package daemon
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"sync"
-	"time"
 
 	"github.com/creack/pty"
 	"github.com/nslab/nslab/engine/api"
@@ -48,11 +46,11 @@ func (d *Daemon) stdio(c *Container, o api.RunOptions, passed []*os.File) (stdin
 		}
 		return passed[0], passed[0], passed[0], append(closers, passed[0]), nil
 	}
-	logf, err := os.OpenFile(c.LogPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	lw, err := openJSONLog(c.LogPath(), c.LogMaxSize, c.LogMaxFile)
 	if err != nil {
 		return fail(err)
 	}
-	lw := &jsonLog{f: logf}
+	logf := lw
 	if o.Tty {
 		master, slave, err := pty.Open()
 		if err != nil {
@@ -145,35 +143,6 @@ func (t *teeTarget) Detach() {
 	if t.f != nil {
 		t.f.Close()
 		t.f = nil
-	}
-}
-
-// jsonLog writes Docker's json-file log format, one object per chunk.
-type jsonLog struct {
-	mu sync.Mutex
-	f  *os.File
-}
-
-func (l *jsonLog) copy(stream string, r io.Reader, tee io.Writer) {
-	buf := make([]byte, 32*1024)
-	for {
-		n, err := r.Read(buf)
-		if n > 0 {
-			if tee != nil {
-				tee.Write(buf[:n])
-			}
-			b, _ := json.Marshal(struct {
-				Log    string `json:"log"`
-				Stream string `json:"stream"`
-				Time   string `json:"time"`
-			}{string(buf[:n]), stream, time.Now().UTC().Format(time.RFC3339Nano)})
-			l.mu.Lock()
-			l.f.Write(append(b, '\n'))
-			l.mu.Unlock()
-		}
-		if err != nil {
-			return
-		}
 	}
 }
 

@@ -75,15 +75,19 @@ func (r *Resolver) StartIn(nsPath string) error {
 	if err != nil {
 		return fmt.Errorf("embedded DNS: %w", err)
 	}
-	r.Serve(pc, ln)
+	if err := r.Serve(pc, ln); err != nil {
+		return fmt.Errorf("embedded DNS: %w", err)
+	}
 	return nil
 }
 
-// Serve serves already open sockets.
-func (r *Resolver) Serve(pc net.PacketConn, ln net.Listener) {
+// Serve serves already open sockets; on error it closes them.
+func (r *Resolver) Serve(pc net.PacketConn, ln net.Listener) error {
 	r.UDPPort = pc.LocalAddr().(*net.UDPAddr).Port
 	r.TCPPort = ln.Addr().(*net.TCPAddr).Port
-	r.srv = serve(pc, ln, r)
+	srv, err := serve(pc, ln, r)
+	r.srv = srv
+	return err
 }
 
 // Close stops the resolver (Server.Close).
@@ -93,19 +97,35 @@ func (r *Resolver) Close() {
 	}
 }
 
-// ServeDNS answers one query. A message without exactly one question, a
-// response, or another opcode is dropped without an answer, as Docker does.
+// ServeDNS answers one query through w, as a dns.Handler; the Server
+// calls answer and slowAnswer directly. A message without exactly one
+// question, a response, or another opcode is dropped without an answer.
 func (r *Resolver) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
+	udp := isUDP(w)
+	resp, slow := r.answer(q, udp)
+	if slow {
+		resp = r.slowAnswer(q, udp)
+	}
+	if resp != nil {
+		w.WriteMsg(resp)
+	}
+}
+
+// answer answers a local name at once; any other query is slow: it is
+// forwarded upstream by slowAnswer.
+func (r *Resolver) answer(q *dns.Msg, udp bool) (*dns.Msg, bool) {
 	if q == nil || len(q.Question) != 1 || q.Response || q.Opcode != dns.OpcodeQuery {
-		return
+		return nil, false
 	}
 	if resp := r.local(q); resp != nil {
-		truncate(w, q, resp)
-		w.WriteMsg(resp)
-		return
+		truncate(udp, q, resp)
+		return resp, false
 	}
-	w.WriteMsg(r.forwardQuery(q, isUDP(w)))
+	return nil, true
 }
+
+// slowAnswer forwards q upstream (forwardQuery).
+func (r *Resolver) slowAnswer(q *dns.Msg, udp bool) *dns.Msg { return r.forwardQuery(q, udp) }
 
 // local answers from the container's networks, or returns nil.
 func (r *Resolver) local(q *dns.Msg) *dns.Msg {

@@ -26,7 +26,9 @@ func startResolver(t testing.TB, names Names, upstream []string, forward func() 
 		t.Fatal(err)
 	}
 	r := NewResolver(names, upstream, forward)
-	r.Serve(pc, ln)
+	if err := r.Serve(pc, ln); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(r.Close)
 	return r
 }

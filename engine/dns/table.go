@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+
+	mdns "github.com/miekg/dns"
 )
 
 // Table holds the names the embedded DNS server answers: for each
@@ -37,9 +39,23 @@ func (t *Table) Add(network string, names []string, ip netip.Addr) {
 		k := strings.ToLower(n)
 		r.names[k] = append(r.names[k], ip)
 	}
-	if len(names) > 0 {
-		r.ptr[ip] = names[0]
+	if name, ok := ptrName(network, names); ok {
+		r.ptr[ip] = name
 	}
+}
+
+// ptrName is the first of names that makes a valid "name.network." domain
+// name. Docker answers PTR with the first name alone and, when a container
+// name is longer than a DNS label's 63 bytes, fails to pack the reply and
+// drops it, so the client times out (moby/moby#46928). nslab answers with
+// the next name that fits instead: an alias, or the short ID.
+func ptrName(network string, names []string) (string, bool) {
+	for _, n := range names {
+		if _, ok := mdns.IsDomainName(n + "." + network + "."); ok {
+			return n, true
+		}
+	}
+	return "", false
 }
 
 // Remove forgets names for ip on network.

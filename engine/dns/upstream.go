@@ -1,7 +1,3 @@
-// Package dns holds nslab's DNS servers: the embedded resolver that answers
-// container names at 127.0.0.11, and the upstream server of the lab host's
-// simulated outside, which stands in for "the internet's DNS" so that no
-// query ever leaves the sandbox.
 package dns
 
 import (
@@ -10,7 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"strings"
-	"time"
 
 	"github.com/miekg/dns"
 	"github.com/nslab/nslab/engine/netns"
@@ -49,13 +44,12 @@ func DefaultUpstreamZone(web netip.Addr) UpstreamZone {
 	return z
 }
 
-// Handler answers queries from the zone.
-func (z UpstreamZone) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
+// answer answers q from the zone, at once (the zone is in memory).
+func (z UpstreamZone) answer(q *dns.Msg, udp bool) (*dns.Msg, bool) {
 	m := new(dns.Msg)
 	if len(q.Question) != 1 || q.Opcode != dns.OpcodeQuery {
 		m.SetRcode(q, dns.RcodeFormatError)
-		w.WriteMsg(m)
-		return
+		return m, false
 	}
 	m.SetReply(q)
 	m.RecursionAvailable = true
@@ -81,14 +75,19 @@ func (z UpstreamZone) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
 	if opt := q.IsEdns0(); opt != nil {
 		m.SetEdns0(opt.UDPSize(), false)
 	}
-	truncate(w, q, m)
-	w.WriteMsg(m)
+	truncate(udp, q, m)
+	return m, false
+}
+
+func (z UpstreamZone) slowAnswer(q *dns.Msg, udp bool) *dns.Msg {
+	m, _ := z.answer(q, udp)
+	return m
 }
 
 // truncate cuts a UDP answer to 512 bytes, or to the client's EDNS size,
 // setting TC so the client retries over TCP.
-func truncate(w dns.ResponseWriter, q, m *dns.Msg) {
-	if _, udp := w.RemoteAddr().(*net.UDPAddr); !udp {
+func truncate(udp bool, q, m *dns.Msg) {
+	if !udp {
 		return
 	}
 	size := dns.MinMsgSize
@@ -97,9 +96,6 @@ func truncate(w dns.ResponseWriter, q, m *dns.Msg) {
 	}
 	m.Truncate(size)
 }
-
-// Server is a DNS handler served on one UDP and one TCP socket.
-type Server struct{ udp, tcp *dns.Server }
 
 // listenIn opens UDP and TCP sockets on hostport inside the network
 // namespace pinned at nsPath. They stay in that namespace and may be served
@@ -111,7 +107,11 @@ func listenIn(nsPath, hostport string) (net.PacketConn, net.Listener, error) {
 		if pc, err = net.ListenPacket("udp4", hostport); err != nil {
 			return err
 		}
-		if ln, err = net.Listen("tcp4", hostport); err != nil {
+		// No TCP keepalive on accepted connections: the idle timeout
+		// closes them long before a keepalive would fire, and setting it
+		// costs four setsockopt calls per connection.
+		lc := net.ListenConfig{KeepAlive: -1}
+		if ln, err = lc.Listen(context.Background(), "tcp4", hostport); err != nil {
 			pc.Close()
 		}
 		return err
@@ -122,39 +122,12 @@ func listenIn(nsPath, hostport string) (net.PacketConn, net.Listener, error) {
 	return pc, ln, nil
 }
 
-// serve serves h on both sockets and returns once both are serving.
-func serve(pc net.PacketConn, ln net.Listener, h dns.Handler) *Server {
-	s := &Server{
-		udp: &dns.Server{PacketConn: pc, Handler: h},
-		tcp: &dns.Server{Listener: ln, Handler: h, MaxTCPQueries: -1},
-	}
-	started := make(chan struct{}, 2)
-	s.udp.NotifyStartedFunc = func() { started <- struct{}{} }
-	s.tcp.NotifyStartedFunc = func() { started <- struct{}{} }
-	go s.udp.ActivateAndServe()
-	go s.tcp.ActivateAndServe()
-	<-started
-	<-started
-	return s
-}
-
-// ListenInNetNS serves h on UDP and TCP port 53 of addr inside the network
+// ListenInNetNS serves z on UDP and TCP port 53 of addr inside the network
 // namespace pinned at nsPath, until Close.
-func ListenInNetNS(nsPath string, addr netip.Addr, h dns.Handler) (*Server, error) {
+func ListenInNetNS(nsPath string, addr netip.Addr, z UpstreamZone) (*Server, error) {
 	pc, ln, err := listenIn(nsPath, netip.AddrPortFrom(addr, 53).String())
 	if err != nil {
 		return nil, err
 	}
-	return serve(pc, ln, h), nil
-}
-
-// Close stops both servers and closes their sockets, which also releases
-// their hold on the namespace. It waits at most 200 ms for queries in
-// flight (a forwarded one can take seconds), so a container's removal never
-// stalls the daemon.
-func (s *Server) Close() {
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	s.udp.ShutdownContext(ctx)
-	s.tcp.ShutdownContext(ctx)
+	return serve(pc, ln, z)
 }

@@ -74,35 +74,55 @@ type Network struct {
 	Internal   bool // no traffic in or out of the subnet
 }
 
-// networkRules returns a network's rules as (table, position, spec)
-// triples. Position "I" inserts at the top of the chain (the isolation
-// rules must come before the stage's RETURN); "A" appends.
+// networkRules returns a network's rules in the order Docker (20.10 to
+// 27, libnetwork's bridge driver) issues them. Almost every one is an
+// insert (-I) at the top of its chain, so the newest network's rules come
+// first: the MASQUERADE and the nat RETURN, then the four FORWARD rules
+// (inserted ICC, outbound, -j DOCKER, conntrack, so they read in the
+// opposite order), then the isolation pair. Two exceptions, as in Docker:
+// with icc=false the bridge-internal DROP is appended (-A) to the end of
+// FORWARD, and an internal network gets only its two DROPs in STAGE-1 and
+// the ICC rule. Docker adds the nat RETURN only with masquerading on.
 func networkRules(n Network) []rule {
 	br, sn := n.Bridge, n.Subnet.Masked().String()
-	iccVerdict := "ACCEPT"
+	icc := rule{"filter", "I", "FORWARD -i " + br + " -o " + br + " -j ACCEPT"}
 	if !n.ICC {
-		iccVerdict = "DROP"
+		icc = rule{"filter", "A", "FORWARD -i " + br + " -o " + br + " -j DROP"}
 	}
 	if n.Internal {
+		// setupInternalNetworkRules: the inbound DROP is inserted first,
+		// the outbound one above it.
 		return []rule{
-			{"filter", "I", "DOCKER-ISOLATION-STAGE-1 ! -s " + sn + " -o " + br + " -j DROP"},
 			{"filter", "I", "DOCKER-ISOLATION-STAGE-1 ! -d " + sn + " -i " + br + " -j DROP"},
-			{"filter", "A", "FORWARD -i " + br + " -o " + br + " -j " + iccVerdict},
+			{"filter", "I", "DOCKER-ISOLATION-STAGE-1 ! -s " + sn + " -o " + br + " -j DROP"},
+			icc,
 		}
 	}
-	rs := []rule{
-		{"filter", "A", "FORWARD -o " + br + " -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"},
-		{"filter", "A", "FORWARD -o " + br + " -j DOCKER"},
-		{"filter", "A", "FORWARD -i " + br + " ! -o " + br + " -j ACCEPT"},
-		{"filter", "A", "FORWARD -i " + br + " -o " + br + " -j " + iccVerdict},
-		{"filter", "I", "DOCKER-ISOLATION-STAGE-1 -i " + br + " ! -o " + br + " -j DOCKER-ISOLATION-STAGE-2"},
-		{"filter", "I", "DOCKER-ISOLATION-STAGE-2 -o " + br + " -j DROP"},
-		{"nat", "A", "DOCKER -i " + br + " -j RETURN"},
-	}
+	var rs []rule
 	if n.Masquerade {
-		rs = append(rs, rule{"nat", "A", "POSTROUTING -s " + sn + " ! -o " + br + " -j MASQUERADE"})
+		rs = append(rs,
+			rule{"nat", "I", "POSTROUTING -s " + sn + " ! -o " + br + " -j MASQUERADE"},
+			rule{"nat", "I", "DOCKER -i " + br + " -j RETURN"})
 	}
-	return rs
+	return append(rs,
+		icc,
+		rule{"filter", "I", "FORWARD -i " + br + " ! -o " + br + " -j ACCEPT"},
+		rule{"filter", "I", "FORWARD -o " + br + " -j DOCKER"},
+		rule{"filter", "I", "FORWARD -o " + br + " -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"},
+		rule{"filter", "I", "DOCKER-ISOLATION-STAGE-1 -i " + br + " ! -o " + br + " -j DOCKER-ISOLATION-STAGE-2"},
+		rule{"filter", "I", "DOCKER-ISOLATION-STAGE-2 -o " + br + " -j DROP"},
+	)
+}
+
+// jumpRules put FORWARD's two jumps back on top after a network's rules
+// were inserted above them, as Docker does after each network create
+// (EnsureJumpRule: delete, then insert; STAGE-1 first, then DOCKER-USER,
+// so DOCKER-USER ends first). They are part of an add only.
+var jumpRules = []rule{
+	{"filter", "D", "FORWARD -j DOCKER-ISOLATION-STAGE-1"},
+	{"filter", "I", "FORWARD -j DOCKER-ISOLATION-STAGE-1"},
+	{"filter", "D", "FORWARD -j DOCKER-USER"},
+	{"filter", "I", "FORWARD -j DOCKER-USER"},
 }
 
 // Port is one published port.
@@ -144,7 +164,7 @@ func script(rules []rule, add bool) string {
 				continue
 			}
 			op := "-" + r.pos
-			if !add {
+			if !add && r.pos != "D" {
 				op = "-D"
 			}
 			lines = append(lines, op+" "+r.spec)
@@ -159,7 +179,9 @@ func script(rules []rule, add bool) string {
 
 // AddNetworkScript and the other *Script functions return the
 // iptables-restore transaction for one change.
-func AddNetworkScript(n Network) string    { return script(networkRules(n), true) }
+func AddNetworkScript(n Network) string {
+	return script(append(networkRules(n), jumpRules...), true)
+}
 func RemoveNetworkScript(n Network) string { return script(networkRules(n), false) }
 func AddPortsScript(ps []Port) string      { return script(portsRules(ps), true) }
 func RemovePortsScript(ps []Port) string   { return script(portsRules(ps), false) }

@@ -9,46 +9,57 @@ import (
 func TestNetworkScript(t *testing.T) {
 	n := Network{Bridge: "docker0", Subnet: netip.MustParsePrefix("172.17.0.0/16"), ICC: true, Masquerade: true}
 	got := AddNetworkScript(n)
+	// Docker's order of operations: every rule inserted at the top, so
+	// the newest network comes first, then FORWARD's jumps put back on
+	// top (DOCKER-USER first).
 	want := `*filter
--A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
--A FORWARD -o docker0 -j DOCKER
--A FORWARD -i docker0 ! -o docker0 -j ACCEPT
--A FORWARD -i docker0 -o docker0 -j ACCEPT
+-I FORWARD -i docker0 -o docker0 -j ACCEPT
+-I FORWARD -i docker0 ! -o docker0 -j ACCEPT
+-I FORWARD -o docker0 -j DOCKER
+-I FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
 -I DOCKER-ISOLATION-STAGE-1 -i docker0 ! -o docker0 -j DOCKER-ISOLATION-STAGE-2
 -I DOCKER-ISOLATION-STAGE-2 -o docker0 -j DROP
+-D FORWARD -j DOCKER-ISOLATION-STAGE-1
+-I FORWARD -j DOCKER-ISOLATION-STAGE-1
+-D FORWARD -j DOCKER-USER
+-I FORWARD -j DOCKER-USER
 COMMIT
 *nat
--A DOCKER -i docker0 -j RETURN
--A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
+-I POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
+-I DOCKER -i docker0 -j RETURN
 COMMIT
 `
 	if got != want {
 		t.Errorf("docker0 rules:\n%s\nwant (Docker 27's layout):\n%s", got, want)
 	}
-	// Removal deletes exactly the same specs.
+	// Removal deletes exactly the network's own specs, never the jumps.
 	rm := RemoveNetworkScript(n)
-	if strings.Count(rm, "\n-D ") != 8 || strings.Contains(rm, "-A ") || strings.Contains(rm, "-I ") {
+	if strings.Count(rm, "\n-D ") != 8 || strings.Contains(rm, "-A ") || strings.Contains(rm, "-I ") || strings.Contains(rm, "-j DOCKER-USER") {
 		t.Errorf("removal script:\n%s", rm)
 	}
 }
 
 func TestICCOffAndInternal(t *testing.T) {
 	off := AddNetworkScript(Network{Bridge: "br-x", Subnet: netip.MustParsePrefix("172.18.0.0/16"), ICC: false, Masquerade: true})
-	if !strings.Contains(off, "-A FORWARD -i br-x -o br-x -j DROP\n") {
-		t.Errorf("icc=false should drop bridge-internal traffic:\n%s", off)
+	// Docker appends the DROP (setIcc), so it ends FORWARD.
+	if !strings.Contains(off, "-A FORWARD -i br-x -o br-x -j DROP\n") || strings.Contains(off, "-o br-x -j ACCEPT\n-I FORWARD -i br-x -o br-x") {
+		t.Errorf("icc=false should append the bridge-internal DROP:\n%s", off)
 	}
 	in := AddNetworkScript(Network{Bridge: "br-i", Subnet: netip.MustParsePrefix("172.19.0.0/16"), ICC: true, Internal: true, Masquerade: true})
-	for _, want := range []string{
-		"-I DOCKER-ISOLATION-STAGE-1 ! -s 172.19.0.0/16 -o br-i -j DROP\n",
-		"-I DOCKER-ISOLATION-STAGE-1 ! -d 172.19.0.0/16 -i br-i -j DROP\n",
-		"-A FORWARD -i br-i -o br-i -j ACCEPT\n",
-	} {
-		if !strings.Contains(in, want) {
-			t.Errorf("internal network rules lack %q:\n%s", want, in)
-		}
+	// Inserted inbound first, so iptables-save lists the outbound DROP
+	// first, as Docker's does.
+	want := "-I DOCKER-ISOLATION-STAGE-1 ! -d 172.19.0.0/16 -i br-i -j DROP\n" +
+		"-I DOCKER-ISOLATION-STAGE-1 ! -s 172.19.0.0/16 -o br-i -j DROP\n" +
+		"-I FORWARD -i br-i -o br-i -j ACCEPT\n"
+	if !strings.Contains(in, want) {
+		t.Errorf("internal network rules lack\n%s\nin:\n%s", want, in)
 	}
 	if strings.Contains(in, "MASQUERADE") || strings.Contains(in, "*nat") {
 		t.Errorf("internal network has NAT rules:\n%s", in)
+	}
+	// Without masquerading Docker adds neither MASQUERADE nor the nat RETURN.
+	if nm := AddNetworkScript(Network{Bridge: "br-n", Subnet: netip.MustParsePrefix("172.20.0.0/16"), ICC: true}); strings.Contains(nm, "*nat") {
+		t.Errorf("masquerade off still writes nat rules:\n%s", nm)
 	}
 }
 

@@ -1,7 +1,9 @@
 package ipam
 
 import (
+	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 )
 
@@ -48,13 +50,18 @@ func PickSubnet(used []Used) (netip.Prefix, error) {
 	return netip.Prefix{}, fmt.Errorf("all predefined address pools have been fully subnetted")
 }
 
-// RequestSubnet validates a subnet the user asked for (--subnet): an IPv4
-// CIDR in canonical form, with room for a gateway and a container, and
-// overlapping no subnet in use, as Docker's "Pool overlaps" check.
-func RequestSubnet(s string, used []Used) (netip.Prefix, error) {
+// RequestSubnet validates a subnet the user asked for (--subnet): a CIDR
+// as Docker parses it (net.ParseCIDR, and Docker's message), IPv4, in
+// canonical form, with room for a gateway and a container, overlapping no
+// reserved range, and overlapping no subnet in use, with Docker's "Pool
+// overlaps" message word for word.
+func RequestSubnet(s string, used []Used, reserved ...[]Reserved) (netip.Prefix, error) {
+	if _, _, err := net.ParseCIDR(s); err != nil {
+		return netip.Prefix{}, fmt.Errorf("Invalid subnet %s : %v", s, err)
+	}
 	p, err := netip.ParsePrefix(s)
 	if err != nil || !p.Addr().Is4() {
-		return netip.Prefix{}, fmt.Errorf("invalid subnet %q: want an IPv4 CIDR such as 10.10.0.0/24", s)
+		return netip.Prefix{}, fmt.Errorf("invalid subnet %q: nslab networks are IPv4, such as 10.10.0.0/24", s)
 	}
 	if p != p.Masked() {
 		return netip.Prefix{}, fmt.Errorf("invalid subnet %s: it should be %s", p, p.Masked())
@@ -62,8 +69,11 @@ func RequestSubnet(s string, used []Used) (netip.Prefix, error) {
 	if p.Bits() > 30 {
 		return netip.Prefix{}, fmt.Errorf("invalid subnet %s: a /%d has no room for a gateway and a container; use /30 or larger", p, p.Bits())
 	}
-	if u, taken := overlap(p, used); taken {
-		return netip.Prefix{}, fmt.Errorf("invalid pool request: Pool overlaps with other one on this address space (%s of network %s)", u.Subnet, u.Network)
+	if err := CheckSubnet(p, reserved...); err != nil {
+		return netip.Prefix{}, err
+	}
+	if _, taken := overlap(p, used); taken {
+		return netip.Prefix{}, errors.New("Pool overlaps with other one on this address space")
 	}
 	return p, nil
 }

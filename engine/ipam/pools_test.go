@@ -53,14 +53,15 @@ func TestRequestSubnet(t *testing.T) {
 		t.Fatalf("free subnet: %v, %v", p, err)
 	}
 	for in, want := range map[string]string{
-		"10.10.0.0/16":   "Pool overlaps with other one on this address space (10.10.0.0/24 of network net1)",
-		"10.10.0.128/25": "Pool overlaps with other one on this address space (10.10.0.0/24 of network net1)",
+		"10.10.0.0/16":   "Pool overlaps with other one on this address space",
+		"10.10.0.128/25": "Pool overlaps with other one on this address space",
+		"127.0.0.0/24":   "it overlaps 127.0.0.0/8, loopback",
 		"10.20.0.1/24":   "it should be 10.20.0.0/24",
 		"10.20.0.0/31":   "has no room for a gateway",
-		"fd00::/64":      "want an IPv4 CIDR",
-		"bogus":          "want an IPv4 CIDR",
+		"fd00::/64":      "nslab networks are IPv4",
+		"bogus":          "Invalid subnet bogus : invalid CIDR address: bogus",
 	} {
-		if _, err := RequestSubnet(in, taken); err == nil || !strings.Contains(err.Error(), want) {
+		if _, err := RequestSubnet(in, taken, SpecialPurpose); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("RequestSubnet(%q) = %v; want an error containing %q", in, err, want)
 		}
 	}

@@ -8,8 +8,39 @@
 // everything in that namespace; its private mounts go, the pinned network
 // namespaces go with them, and the veths, bridges and iptables rules go with
 // their namespaces. Leaving nothing behind is a property of the construction,
-// not of cleanup code. The supervisor also dies with its owner (PDEATHSIG),
-// and Sweep removes a lab host whose owner vanished anyway.
+// not of cleanup code.
+//
+// Who owns a lab host, across pid namespaces: the owner (the process that
+// called Start) keeps the write end of an "owner pipe" open, and nobody
+// else holds it (it is close-on-exec). The supervisor gets the read end as
+// fd 4. A pipe is a kernel object, not a pid, so it means the same thing
+// from every pid namespace: a lab host started inside another lab host (a
+// sandbox in `nslab shell`) is owned exactly as one on the real host. The
+// kernel closes the write end when the owner dies, however it dies, and
+// then:
+//   - the supervisor, which blocks reading fd 4, sees EOF and exits, so the
+//     kernel removes its lab host;
+//   - right after it arms PR_SET_PDEATHSIG, the supervisor polls fd 4 once:
+//     an owner that died between the clone and the prctl (Go's "parent
+//     already dead" guard cannot see that under CLONE_NEWPID, where getppid
+//     is 0) is caught there, so no supervisor outlives its owner;
+//   - Sweep, run by every Start, reopens a supervisor's fd 4 through
+//     /proc/PID/fd/4 and reads it without blocking: EOF means no writer is
+//     left anywhere, so the owner is provably gone, and only then is the
+//     supervisor killed (through a pidfd, so a reused pid is never hit).
+//     EAGAIN means the owner lives, in whatever namespace. Sweep is the
+//     backstop for a supervisor that cannot act on the EOF itself (stopped,
+//     or wedged before it armed its watch).
+//
+// The supervisor's entry point (`nslab __labhost`) is not reachable by hand:
+// Start writes a fresh random secret into a pipe given to the supervisor as
+// fd 5 and the same secret into its environment, and the supervisor refuses,
+// before it changes anything, unless both agree.
+//
+// /run in a lab host is a tmpfs with a size limit (Options.RunSize, the
+// NSLAB_RUN_SIZE environment variable, default 512 MiB): it holds container
+// writable layers and logs, so a runaway container fills its lab host's
+// /run, not the machine's memory.
 //
 // Entering a running lab host: Go cannot setns into a mount namespace once its
 // runtime has started threads, so commands enter through nsenter(1) before
@@ -18,6 +49,7 @@ package labhost
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -27,6 +59,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -50,16 +83,63 @@ const (
 	// EnvHost names the lab host a command belongs to, as "PID:ID" where
 	// PID is the supervisor's pid on the real host.
 	EnvHost = "NSLAB_HOST"
-	envTag  = "NSLAB_LABHOST"    // set on the supervisor only: the project's tag
-	envOwnr = "NSLAB_OWNER"      // "pid:starttime" of the process that owns it
-	envInit = "NSLAB_SUPERVISOR" // marks the re-exec'd supervisor
+	// EnvRunSize sets the size limit of a lab host's /run tmpfs, for
+	// example 512M or 2G, when Options.RunSize is zero.
+	EnvRunSize = "NSLAB_RUN_SIZE"
+	// envTag is set on the supervisor only: the project's tag. It is not
+	// the NSLAB_LABHOST of older nslab binaries, whose Sweep judged owners
+	// by pid and would kill these lab hosts when nested.
+	envTag   = "NSLAB_LABHOST_TAG"
+	envInit  = "NSLAB_SUPERVISOR" // marks the re-exec'd supervisor; holds the handshake secret
+	envRun   = "NSLAB_RUN_BYTES"  // the /run size limit, in bytes, for the supervisor
+	envPause = "NSLAB_TEST_SUPERVISOR_PAUSE"
 )
+
+// The supervisor's inherited files.
+const (
+	readyFd  = 3 // write end: "ready" or the setup error, to Start
+	ownerFd  = 4 // read end of the owner pipe: EOF once the owner is gone
+	secretFd = 5 // read end: the handshake secret, then EOF
+)
+
+// DefaultRunSize is the size limit of a lab host's /run.
+const DefaultRunSize = 512 << 20
+
+// minRunSize is the smallest /run a lab host can start with.
+const minRunSize = 4 << 20
 
 // Host is a running lab host, seen from the real host.
 type Host struct {
 	ID  string
 	Pid int // supervisor pid in the real host's pid namespace
 	cmd *exec.Cmd
+	// engine is the lab host's engine daemon: EngineNslab or EngineDocker.
+	engine string
+	// owner is the write end of the owner pipe. It stays open as long as
+	// the lab host should live; closing it (or dying) ends the lab host.
+	owner *os.File
+}
+
+// owners keeps every open owner pipe reachable, so a garbage-collected Host
+// cannot close one through its finalizer and end a lab host by surprise.
+var owners = struct {
+	sync.Mutex
+	m map[*os.File]bool
+}{m: map[*os.File]bool{}}
+
+func holdOwner(f *os.File) {
+	owners.Lock()
+	owners.m[f] = true
+	owners.Unlock()
+}
+
+// releaseOwner closes the owner pipe: the lab host, if still running, sees
+// its owner gone.
+func (h *Host) releaseOwner() {
+	owners.Lock()
+	delete(owners.m, h.owner)
+	owners.Unlock()
+	h.owner.Close()
 }
 
 // Env is the value of EnvHost for commands that should run in h.
@@ -71,20 +151,105 @@ type Options struct {
 	Stderr io.Writer
 	// ReadyTimeout bounds the wait for the engine to come up.
 	ReadyTimeout time.Duration
-	// Owner is the "pid:starttime" identity recorded on the supervisor;
-	// Sweep removes the lab host once that process is gone. The default is
-	// the calling process. Tests use it to stage an orphaned lab host.
-	Owner string
+	// Engine is the daemon the lab host runs: "nslab" (the default) or
+	// "docker", the machine's real dockerd (see docker.go).
+	Engine string
+	// RunSize is the size limit of the lab host's /run tmpfs in bytes,
+	// which holds container writable layers and logs. Zero means the
+	// NSLAB_RUN_SIZE environment variable, or else DefaultRunSize.
+	RunSize int64
+}
+
+// RunSize resolves the /run size limit: o.RunSize, else NSLAB_RUN_SIZE,
+// else DefaultRunSize.
+func (o Options) runSize() (int64, error) {
+	n := o.RunSize
+	if n == 0 {
+		v := os.Getenv(EnvRunSize)
+		if v == "" {
+			return DefaultRunSize, nil
+		}
+		var err error
+		if n, err = ParseSize(v); err != nil {
+			return 0, fmt.Errorf("bad %s: %w", EnvRunSize, err)
+		}
+	}
+	if n < minRunSize {
+		return 0, fmt.Errorf("a lab host's /run must be at least %s, not %s", FormatSize(minRunSize), FormatSize(n))
+	}
+	return n, nil
+}
+
+// ParseSize reads a size such as 512M, 512MiB, 2g or 1048576 (bytes), with
+// binary units as tmpfs and Docker use them.
+func ParseSize(s string) (int64, error) {
+	t := strings.TrimSpace(strings.ToLower(s))
+	t = strings.TrimSuffix(strings.TrimSuffix(t, "ib"), "b")
+	mult := int64(1)
+	if t != "" {
+		switch t[len(t)-1] {
+		case 'k':
+			mult = 1 << 10
+		case 'm':
+			mult = 1 << 20
+		case 'g':
+			mult = 1 << 30
+		}
+		if mult > 1 {
+			t = t[:len(t)-1]
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n <= 0 || n > (1<<50)/mult {
+		return 0, fmt.Errorf("invalid size %q: want a positive size such as 512M or 2G", s)
+	}
+	return n * mult, nil
+}
+
+// FormatSize writes n bytes as tmpfs sizes are usually read: 512MiB.
+func FormatSize(n int64) string {
+	switch {
+	case n%(1<<30) == 0:
+		return fmt.Sprintf("%dGiB", n>>30)
+	case n%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", n>>20)
+	case n%(1<<10) == 0:
+		return fmt.Sprintf("%dKiB", n>>10)
+	}
+	return fmt.Sprintf("%dB", n)
+}
+
+// NoSpace explains an ENOSPC from inside a lab host: /run, where containers
+// write, is full. Other errors come back unchanged.
+func NoSpace(err error) error {
+	if err == nil || !errors.Is(err, syscall.ENOSPC) {
+		return err
+	}
+	limit := "its size limit"
+	var st unix.Statfs_t
+	if unix.Statfs("/run", &st) == nil {
+		limit = "limit " + FormatSize(int64(st.Blocks)*st.Bsize)
+	}
+	return fmt.Errorf("%w (the lab host's /run is full: %s; rm containers to free it, or give the lab host more with %s or sandbox --run-size)", err, limit, EnvRunSize)
 }
 
 // Start creates a fresh lab host with the engine daemon running in it, and
 // returns once the daemon answers. It must run as root. It first removes any
-// lab host left over by an owner that died (Sweep).
+// lab host whose owner is provably gone (Sweep).
 func Start(o Options) (*Host, error) {
 	if os.Geteuid() != 0 {
 		return nil, errors.New("a lab host needs root: it creates namespaces, bridges and firewall rules (run as root, or in the VM: see README.md)")
 	}
+	runSize, err := o.runSize()
+	if err != nil {
+		return nil, err
+	}
+	dockerCLI, err := CheckEngine(o.Engine)
+	if err != nil {
+		return nil, err
+	}
 	Sweep()
+	SweepDockerCgroups()
 	if o.ReadyTimeout == 0 {
 		o.ReadyTimeout = 60 * time.Second
 	}
@@ -93,35 +258,57 @@ func Start(o Options) (*Host, error) {
 		return nil, fmt.Errorf("find own executable: %w", err)
 	}
 	id := randomHex(6)
+	secret := randomHex(16)
 	rd, wr, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
 	defer rd.Close()
-	owner := o.Owner
-	if owner == "" {
-		if owner, err = selfIdentity(); err != nil {
-			return nil, err
-		}
+	defer wr.Close()
+	ownerRd, ownerWr, err := os.Pipe()
+	if err != nil {
+		return nil, err
 	}
+	defer ownerRd.Close()
+	secretRd, secretWr, err := os.Pipe()
+	if err != nil {
+		ownerWr.Close()
+		return nil, err
+	}
+	defer secretRd.Close()
+	// The secret is far smaller than a pipe's buffer: the write completes.
+	_, err = secretWr.WriteString(secret)
+	secretWr.Close()
+	if err != nil {
+		ownerWr.Close()
+		return nil, fmt.Errorf("write the supervisor's handshake: %w", err)
+	}
+	holdOwner(ownerWr)
 	cmd := &exec.Cmd{
-		Path:       exe,
-		Args:       []string{"nslab", "__labhost"},
-		Env:        append(os.Environ(), envInit+"=1", envTag+"="+id, envOwnr+"="+owner),
+		Path: exe,
+		Args: []string{"nslab", "__labhost"},
+		Env: append(append(os.Environ(), envInit+"="+secret, envTag+"="+id,
+			envRun+"="+strconv.FormatInt(runSize, 10)), engineEnv(o.Engine, dockerCLI)...),
 		Stderr:     o.Stderr,
-		ExtraFiles: []*os.File{wr},
+		ExtraFiles: []*os.File{wr, ownerRd, secretRd}, // fds 3, 4, 5
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: unix.CLONE_NEWPID | unix.CLONE_NEWNET | unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC,
-			Pdeathsig:  syscall.SIGKILL,
-			Setpgid:    true,
+			// No Pdeathsig here: the supervisor arms it itself and then
+			// checks the owner pipe, which closes the window between the
+			// clone and the prctl (see the package comment).
+			Setpgid: true,
 		},
 	}
+	h := &Host{ID: id, cmd: cmd, owner: ownerWr, engine: o.Engine}
+	if h.engine == "" {
+		h.engine = DefaultEngine
+	}
 	if err := spawn(cmd); err != nil {
-		wr.Close()
+		h.releaseOwner()
 		return nil, fmt.Errorf("start lab host supervisor: %w", err)
 	}
 	wr.Close()
-	h := &Host{ID: id, Pid: cmd.Process.Pid, cmd: cmd}
+	h.Pid = cmd.Process.Pid
 	ready := make(chan error, 1)
 	go func() {
 		line, err := bufio.NewReader(rd).ReadString('\n')
@@ -150,9 +337,11 @@ func Start(o Options) (*Host, error) {
 // containers, then exits, and the kernel removes the rest. After a bounded
 // grace period the supervisor is killed outright.
 func (h *Host) Close() error {
+	defer h.releaseOwner()
 	if h.cmd.ProcessState != nil {
 		return nil
 	}
+	h.stopDockerContainers()
 	h.cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)
 	go func() { done <- h.cmd.Wait() }()
@@ -162,14 +351,17 @@ func (h *Host) Close() error {
 		h.cmd.Process.Kill()
 		<-done
 	}
+	SweepDockerCgroups()
 	return nil
 }
 
 // Kill ends the lab host at once with SIGKILL; the kernel cleans up.
 func (h *Host) Kill() {
+	defer h.releaseOwner()
 	if h.cmd.ProcessState == nil {
 		h.cmd.Process.Kill()
 		h.cmd.Wait()
+		SweepDockerCgroups()
 	}
 }
 
@@ -300,10 +492,16 @@ func Enter() (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("nsenter (util-linux) is needed to enter a lab host: %w", err)
 	}
-	argv := append(append([]string{"nsenter"}, nsenterArgs(pid)...), exe)
+	// Called as docker, run the lab host's own docker (a link to this
+	// binary), so the name survives the re-exec: messages say "docker
+	// network: ..." as Docker's CLI does, and a lab host whose docker is
+	// something else runs that.
+	prog := exe
+	if filepath.Base(os.Args[0]) == "docker" {
+		prog = filepath.Join(BinDir, "docker")
+	}
+	argv := append(append([]string{"nsenter"}, nsenterArgs(pid)...), prog)
 	argv = append(argv, os.Args[1:]...)
-	// exe keeps argv[0] "nslab" semantics through the name of the binary;
-	// callers that dispatch on argv[0] run a binary called nslab.
 	return true, syscall.Exec(nsenter, argv, InsideEnv(os.Environ(), env))
 }
 
@@ -330,76 +528,68 @@ func alive(pid int, id string) bool {
 	return false
 }
 
-// Sweep kills, by exact pid, every lab host supervisor on this machine whose
-// owner process has gone. Such a supervisor can only exist if its owner was
-// killed before PDEATHSIG could act; killing it makes the kernel remove the
-// rest of that lab host. It returns the pids it killed.
+// Sweep kills every lab host supervisor on this machine (as far as this
+// pid namespace sees) whose owner is provably gone: no process anywhere
+// still holds the write end of its owner pipe. It never judges an owner by
+// pid, which would mean different processes in different pid namespaces.
+// Such a supervisor normally ends itself on the pipe's EOF; Sweep catches
+// one that could not (stopped, or wedged before it armed its watch). It
+// returns the pids it killed.
 func Sweep() []int {
 	var killed []int
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
+		if err != nil || pid == os.Getpid() {
 			continue
 		}
-		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
-		if err != nil {
-			continue
-		}
-		var tag, owner string
-		for _, kv := range strings.Split(string(env), "\x00") {
-			if v, ok := strings.CutPrefix(kv, envTag+"="); ok {
-				tag = v
-			} else if v, ok := strings.CutPrefix(kv, envOwnr+"="); ok {
-				owner = v
-			}
-		}
-		if tag == "" || ownerAlive(owner) {
-			continue
-		}
-		if unix.Kill(pid, unix.SIGKILL) == nil {
+		if orphaned(pid) {
 			killed = append(killed, pid)
 		}
 	}
 	return killed
 }
 
-func ownerAlive(owner string) bool {
-	pidS, start, ok := strings.Cut(owner, ":")
-	if !ok {
-		return false
-	}
-	pid, err := strconv.Atoi(pidS)
+// orphaned kills pid and reports true if it is a lab host supervisor whose
+// owner pipe has no writer left. A pidfd pins the process first, so a pid
+// reused after the checks is never signalled.
+func orphaned(pid int) bool {
+	pfd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
 		return false
 	}
-	got, err := startTime(pid)
-	return err == nil && got == start
+	defer unix.Close(pfd)
+	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil || !bytes.Contains(env, []byte("\x00"+envTag+"=")) && !bytes.HasPrefix(env, []byte(envTag+"=")) {
+		return false
+	}
+	if !ownerGone(pid) {
+		return false
+	}
+	// The pidfd still names the process whose environ and fd were read.
+	return unix.PidfdSendSignal(pfd, unix.SIGKILL, nil, 0) == nil
 }
 
-func selfIdentity() (string, error) {
-	st, err := startTime(os.Getpid())
+// ownerGone reports whether the supervisor pid's owner pipe (its fd 4) has
+// no writer: reopened read-only and non-blocking, an empty pipe reads EOF
+// only when no write end is open anywhere, and EAGAIN while one is. The
+// owner never writes, so the read consumes nothing. Anything else (no fd 4,
+// not a pipe, a supervisor from before owner pipes) is not proof.
+func ownerGone(pid int) bool {
+	link := fmt.Sprintf("/proc/%d/fd/%d", pid, ownerFd)
+	if t, err := os.Readlink(link); err != nil || !strings.HasPrefix(t, "pipe:") {
+		return false
+	}
+	fd, err := unix.Open(link, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return "", err
+		return false
 	}
-	return fmt.Sprintf("%d:%s", os.Getpid(), st), nil
-}
-
-// startTime is field 22 of /proc/PID/stat, which tells a pid's incarnations
-// apart.
-func startTime(pid int) (string, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return "", err
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		return false
 	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return "", fmt.Errorf("malformed /proc/%d/stat", pid)
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 20 {
-		return "", fmt.Errorf("malformed /proc/%d/stat", pid)
-	}
-	return f[19], nil
+	var b [1]byte
+	n, err := unix.Read(fd, b[:])
+	return n == 0 && err == nil
 }

@@ -1,8 +1,10 @@
 package labhost
 
 import (
+	"fmt"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -48,5 +50,58 @@ func TestRequireOutsideLabHost(t *testing.T) {
 	}
 	if err := CallDaemon(nil, nil); err == nil || !strings.Contains(err.Error(), "not inside a lab host") {
 		t.Fatalf("CallDaemon outside a lab host = %v", err)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{
+		"512M": 512 << 20, "512MiB": 512 << 20, "512mb": 512 << 20, "2G": 2 << 30, "16m": 16 << 20,
+		"64k": 64 << 10, "1048576": 1 << 20, " 1g ": 1 << 30,
+	} {
+		if got, err := ParseSize(in); err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "M", "lots", "-1M", "0", "1.5G", "12x", "99999999999999G"} {
+		if got, err := ParseSize(in); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("invalid size %q", in)) {
+			t.Errorf("ParseSize(%q) = %d, %v; want an error naming the input", in, got, err)
+		}
+	}
+}
+
+func TestFormatSize(t *testing.T) {
+	for n, want := range map[int64]string{512 << 20: "512MiB", 2 << 30: "2GiB", 1024: "1KiB", 1000: "1000B"} {
+		if got := FormatSize(n); got != want {
+			t.Errorf("FormatSize(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestRunSizeDefaultAndEnv(t *testing.T) {
+	t.Setenv(EnvRunSize, "")
+	if n, err := (Options{}).runSize(); err != nil || n != DefaultRunSize {
+		t.Errorf("default /run size = %d, %v; want %d", n, err, DefaultRunSize)
+	}
+	t.Setenv(EnvRunSize, "64M")
+	if n, err := (Options{}).runSize(); err != nil || n != 64<<20 {
+		t.Errorf("%s=64M: %d, %v", EnvRunSize, n, err)
+	}
+	if n, err := (Options{RunSize: 32 << 20}).runSize(); err != nil || n != 32<<20 {
+		t.Errorf("Options.RunSize wins over the environment: got %d, %v", n, err)
+	}
+	t.Setenv(EnvRunSize, "1M")
+	if _, err := (Options{}).runSize(); err == nil || !strings.Contains(err.Error(), "at least 4MiB, not 1MiB") {
+		t.Errorf("%s=1M: %v, want a refusal naming the minimum", EnvRunSize, err)
+	}
+}
+
+func TestNoSpaceNamesRun(t *testing.T) {
+	err := NoSpace(fmt.Errorf("write hosts: %w", syscall.ENOSPC))
+	if !strings.Contains(err.Error(), "no space left on device (the lab host's /run is full") || !strings.Contains(err.Error(), EnvRunSize) {
+		t.Errorf("NoSpace(ENOSPC) = %q", err)
+	}
+	other := fmt.Errorf("x: %w", syscall.EPERM)
+	if NoSpace(other) != other || NoSpace(nil) != nil {
+		t.Error("NoSpace changed an error that is not ENOSPC")
 	}
 }

@@ -3,15 +3,18 @@ package labhost
 import (
 	"bufio"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
+	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -33,32 +36,51 @@ const (
 )
 
 // IsSupervisor reports whether this process was started as a lab host
-// supervisor by Start.
-func IsSupervisor() bool { return os.Getenv(envInit) == "1" }
+// supervisor. Supervise still checks the spawner's handshake.
+func IsSupervisor() bool { return os.Getenv(envInit) != "" }
 
 // Services is what the supervisor runs once the lab host exists: the
 // outside's servers. It returns after the sockets are open.
 type Services func() error
 
-// Supervise is the body of the supervisor, PID 1 of the lab host. It builds
-// the host (private mounts, /proc, /sys, resolv.conf, hostname, lo and the
-// outside), starts the outside's services and the engine daemon, reports
-// readiness on fd 3, and then reaps children until the daemon exits.
+// Supervise is the body of the supervisor, PID 1 of the lab host. It checks
+// that Start spawned it, ends with its owner, builds the host (private
+// mounts, /proc, /sys, resolv.conf, hostname, lo and the outside), starts
+// the outside's services and the engine daemon, reports readiness on fd 3,
+// and then reaps children until the daemon exits.
 func Supervise(services Services) int {
-	ready := os.NewFile(3, "ready")
+	// Nothing may change before the handshake: reached by hand, this
+	// would reconfigure the caller's namespaces.
+	if err := handshake(os.Getenv(envInit)); err != nil {
+		fmt.Fprintf(os.Stderr, "nslab: internal command refused: %v\n", err)
+		return 2
+	}
+	if os.Getpid() != 1 {
+		fmt.Fprintln(os.Stderr, "nslab: internal command refused: the lab host supervisor must be PID 1 of a new pid namespace")
+		return 2
+	}
+	ready := os.NewFile(readyFd, "ready")
 	id := os.Getenv(envTag)
+	runSize, _ := strconv.ParseInt(os.Getenv(envRun), 10, 64)
+	pause := os.Getenv(envPause)
 	// Only the supervisor carries the tag that Sweep looks for.
-	for _, k := range []string{envTag, envOwnr, envInit} {
+	for _, k := range []string{envTag, envInit, envRun, envPause} {
 		os.Unsetenv(k)
 	}
 	fail := func(err error) int {
 		fmt.Fprintf(ready, "lab host setup: %v\n", err)
 		return 1
 	}
-	if os.Getpid() != 1 {
-		return fail(errors.New("supervisor is not PID 1 of a new pid namespace"))
+	if pause != "" && testing.Testing() {
+		testPause(pause)
 	}
-	if err := buildHost(id); err != nil {
+	if err := watchOwner(); err != nil {
+		return fail(err)
+	}
+	if runSize < minRunSize {
+		return fail(fmt.Errorf("bad /run size %d from the spawner", runSize))
+	}
+	if err := buildHost(id, runSize); err != nil {
 		return fail(err)
 	}
 	if err := buildOutside(); err != nil {
@@ -69,7 +91,7 @@ func Supervise(services Services) int {
 			return fail(fmt.Errorf("outside services: %w", err))
 		}
 	}
-	daemon, err := startDaemon()
+	daemon, err := startEngine(id)
 	if err != nil {
 		return fail(err)
 	}
@@ -100,13 +122,15 @@ func Supervise(services Services) int {
 	}
 }
 
-func buildHost(id string) error {
+func buildHost(id string, runSize int64) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make / private: %w", err)
 	}
 	// A private /run holds the state directory, /run/netns (as /var/run/netns)
 	// and xtables.lock, so no lab host sees another's or the real host's.
-	if err := unix.Mount("tmpfs", "/run", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=755"); err != nil {
+	// It also holds container writable layers and logs: its size limit
+	// bounds what a lab host can take of the machine's memory.
+	if err := unix.Mount("tmpfs", "/run", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, fmt.Sprintf("mode=755,size=%d", runSize)); err != nil {
 		return fmt.Errorf("mount tmpfs on /run: %w", err)
 	}
 	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
@@ -187,6 +211,89 @@ func installResolvConf() error {
 		return fmt.Errorf("bind resolv.conf onto %s: %w", target, err)
 	}
 	return nil
+}
+
+// handshake checks that Start spawned this process: fd 5 must be a pipe
+// holding exactly the secret that the environment names, with its write end
+// already closed. Someone who sets NSLAB_SUPERVISOR by hand has no such fd.
+func handshake(secret string) error {
+	const msg = "__labhost is started only by nslab itself, as a lab host's supervisor"
+	if len(secret) < 16 {
+		return fmt.Errorf("%s (no handshake secret)", msg)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(secretFd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		return fmt.Errorf("%s (no handshake pipe on fd %d)", msg, secretFd)
+	}
+	// Start wrote the whole secret (one write, under PIPE_BUF, so one
+	// read takes it) before the clone. Poll first: a read must never
+	// block, and the caller's file must not be changed (no O_NONBLOCK).
+	fds := []unix.PollFd{{Fd: secretFd, Events: unix.POLLIN}}
+	if n, err := unix.Poll(fds, 0); err != nil || n != 1 || fds[0].Revents&unix.POLLIN == 0 {
+		return fmt.Errorf("%s (nothing on the handshake pipe)", msg)
+	}
+	buf := make([]byte, 64)
+	n, err := unix.Read(secretFd, buf)
+	if err != nil || n < 0 {
+		n = 0
+	}
+	got := buf[:n]
+	unix.Close(secretFd)
+	if subtle.ConstantTimeCompare(got, []byte(secret)) != 1 {
+		return fmt.Errorf("%s (handshake does not match)", msg)
+	}
+	return nil
+}
+
+// watchOwner ties the supervisor's life to its owner's. It arms
+// PR_SET_PDEATHSIG, then checks the owner pipe: if the owner died before
+// the prctl (the kernel would never send the signal then), the pipe already
+// reads EOF and the supervisor leaves before it builds anything. A
+// goroutine then waits for that EOF for as long as the lab host runs.
+func watchOwner() error {
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return fmt.Errorf("set parent-death signal: %w", err)
+	}
+	unix.CloseOnExec(ownerFd)
+	fds := []unix.PollFd{{Fd: ownerFd, Events: unix.POLLIN}}
+	for {
+		_, err := unix.Poll(fds, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("poll the owner pipe: %w", err)
+		}
+		break
+	}
+	if fds[0].Revents&(unix.POLLHUP|unix.POLLERR|unix.POLLNVAL) != 0 {
+		fmt.Fprintln(os.Stderr, "nslab: lab host's owner died while it started; removing it")
+		os.Exit(1)
+	}
+	owner := os.NewFile(ownerFd, "owner")
+	go func() {
+		buf := make([]byte, 1)
+		for {
+			if _, err := owner.Read(buf); err != nil {
+				// EOF: the owner's end closed, by Close or by its death.
+				// PID 1 leaving makes the kernel remove the lab host.
+				os.Exit(1)
+			}
+		}
+	}()
+	return nil
+}
+
+// testPause widens the start window for a test: the supervisor announces
+// itself in dir/paused and waits (at most 30 s) for dir/resume, before it
+// arms its parent-death signal and checks its owner.
+func testPause(dir string) {
+	os.WriteFile(filepath.Join(dir, "paused"), nil, 0o644)
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(dir, "resume")); err == nil {
+			return
+		}
+	}
 }
 
 func startDaemon() (int, error) {

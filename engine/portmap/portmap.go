@@ -32,61 +32,107 @@ type Binding struct {
 // Key is the container side, as Docker writes it: "80/tcp".
 func (b Binding) Key() string { return fmt.Sprintf("%d/%s", b.ContainerPort, b.Proto) }
 
-// String is Docker's ps form: "0.0.0.0:8080->80/tcp".
+// String is Docker's ps form: "0.0.0.0:8080->80/tcp", "[::]:8080->80/tcp".
 func (b Binding) String() string {
-	return fmt.Sprintf("%s:%d->%d/%s", b.HostIP, b.HostPort, b.ContainerPort, b.Proto)
+	return fmt.Sprintf("%s->%d/%s", b.HostAddr(), b.ContainerPort, b.Proto)
 }
+
+// HostAddr is the host side as docker port prints it: "0.0.0.0:8080",
+// "[::]:8080".
+func (b Binding) HostAddr() string { return netip.AddrPortFrom(b.HostIP, b.HostPort).String() }
 
 var anyIPv4 = netip.IPv4Unspecified()
 
-// Parse reads a -p value: [IP:][HOSTPORT:]CONTAINERPORT[/PROTO], where an
-// empty or missing HOSTPORT means "pick a free one".
+// Parse reads a -p value, [IP:][HOSTPORT:]CONTAINERPORT[/PROTO], where an
+// empty or missing HOSTPORT means "pick a free one". It follows Docker's
+// parser (go-connections' nat.ParsePortSpec): the same splitting, the same
+// order of checks and the same messages ("invalid containerPort: abc",
+// "invalid hostPort: 99999", "invalid proto: sctpx"). What Docker accepts
+// and nslab cannot do (sctp, port ranges, IPv6 host addresses) gets a
+// message of its own that names the limit.
 func Parse(spec string) (Binding, error) {
-	b := Binding{Proto: "tcp", HostIP: anyIPv4}
-	rest := spec
-	if i := strings.LastIndexByte(rest, '/'); i >= 0 {
-		raw := rest[i+1:]
-		b.Proto = strings.ToLower(raw)
-		rest = rest[:i]
-		if b.Proto != "tcp" && b.Proto != "udp" {
-			return Binding{}, fmt.Errorf("invalid proto %q in -p %s: nslab publishes tcp and udp", raw, spec)
-		}
+	parts := strings.Split(spec, ":")
+	n := len(parts)
+	var ip, host string
+	switch {
+	case n == 2:
+		host = parts[0]
+	case n == 3:
+		ip, host = parts[0], parts[1]
+	case n > 3:
+		ip, host = strings.Join(parts[:n-2], ":"), parts[n-2]
 	}
-	parts := strings.Split(rest, ":")
-	var ip, host, cport string
-	switch len(parts) {
-	case 1:
-		cport = parts[0]
-	case 2:
-		host, cport = parts[0], parts[1]
-	case 3:
-		ip, host, cport = parts[0], parts[1], parts[2]
-	default:
-		return Binding{}, fmt.Errorf("invalid port format -p %s: want [IP:][HOSTPORT:]CONTAINERPORT[/tcp|/udp]", spec)
+	proto, cport := splitProtoPort(parts[n-1])
+	b := Binding{Proto: strings.ToLower(proto), HostIP: anyIPv4}
+	if strings.HasPrefix(ip, "[") && strings.HasSuffix(ip, "]") {
+		ip = ip[1 : len(ip)-1]
 	}
 	if ip != "" {
 		a, err := netip.ParseAddr(ip)
-		if err != nil || !a.Is4() {
-			return Binding{}, fmt.Errorf("invalid IP address %q in -p %s", ip, spec)
+		if err != nil {
+			return Binding{}, fmt.Errorf("invalid IP address: %s", ip)
+		}
+		if !a.Is4() {
+			return Binding{}, fmt.Errorf("invalid IP address: %s: nslab publishes on IPv4 addresses only", ip)
 		}
 		b.HostIP = a
 	}
+	if cport == "" {
+		return Binding{}, fmt.Errorf("no port specified: %s<empty>", spec)
+	}
+	if isRange(cport) {
+		return Binding{}, fmt.Errorf("invalid containerPort: %s: nslab does not publish port ranges", cport)
+	}
 	p, err := port(cport)
 	if err != nil || p == 0 {
-		return Binding{}, fmt.Errorf("invalid containerPort %q in -p %s: want a number from 1 to 65535", cport, spec)
+		return Binding{}, fmt.Errorf("invalid containerPort: %s", cport)
 	}
 	b.ContainerPort = p
 	if host != "" {
-		if strings.Contains(host, "-") {
-			return Binding{}, fmt.Errorf("invalid hostPort %q in -p %s: nslab does not publish port ranges", host, spec)
+		if isRange(host) {
+			return Binding{}, fmt.Errorf("invalid hostPort: %s: nslab does not publish port ranges", host)
 		}
 		p, err := port(host)
-		if err != nil || p == 0 {
-			return Binding{}, fmt.Errorf("invalid hostPort %q in -p %s: want a number from 1 to 65535", host, spec)
+		if err != nil {
+			return Binding{}, fmt.Errorf("invalid hostPort: %s", host)
 		}
 		b.HostPort = p
 	}
+	switch b.Proto {
+	case "tcp", "udp":
+	case "sctp":
+		return Binding{}, fmt.Errorf("invalid proto: %s: nslab publishes tcp and udp only", proto)
+	default:
+		return Binding{}, fmt.Errorf("invalid proto: %s", proto)
+	}
 	return b, nil
+}
+
+// splitProtoPort is go-connections' nat.SplitProtoPort: "80/udp" gives
+// ("udp", "80"), "80" and "80/" give ("tcp", "80").
+func splitProtoPort(raw string) (proto, port string) {
+	parts := strings.Split(raw, "/")
+	switch {
+	case raw == "" || parts[0] == "":
+		return "", ""
+	case len(parts) == 1:
+		return "tcp", raw
+	case parts[1] == "":
+		return "tcp", parts[0]
+	}
+	return parts[1], parts[0]
+}
+
+// isRange reports whether s is a port range Docker would accept
+// ("8000-8010").
+func isRange(s string) bool {
+	lo, hi, ok := strings.Cut(s, "-")
+	if !ok {
+		return false
+	}
+	_, e1 := port(lo)
+	_, e2 := port(hi)
+	return e1 == nil && e2 == nil
 }
 
 func port(s string) (uint16, error) {
@@ -95,11 +141,14 @@ func port(s string) (uint16, error) {
 }
 
 // ParseExposed reads an --expose value or an image's exposed port:
-// PORT[/PROTO].
+// PORT[/PROTO], with Docker's messages.
 func ParseExposed(spec string) (Binding, error) {
+	if strings.Contains(spec, ":") {
+		return Binding{}, fmt.Errorf("invalid port format for --expose: %s", spec)
+	}
 	b, err := Parse(spec)
-	if err != nil || strings.Contains(spec, ":") {
-		return Binding{}, fmt.Errorf("invalid --expose %q: want PORT[/tcp|/udp]", spec)
+	if err != nil {
+		return Binding{}, fmt.Errorf("invalid range format for --expose: %s, error: %w", spec, err)
 	}
 	return b, nil
 }
@@ -131,28 +180,29 @@ func NewAllocator() *Allocator {
 
 func key(proto string, ip netip.Addr, p uint16) string { return fmt.Sprintf("%s/%s/%d", proto, ip, p) }
 
-// conflict reports whether b's host side clashes with a published port:
-// the same protocol and port on the same address, or on 0.0.0.0 against
-// any address.
-func (a *Allocator) conflict(b Binding) bool {
-	if a.used[key(b.Proto, b.HostIP, b.HostPort)] {
-		return true
-	}
-	if b.HostIP == anyIPv4 {
-		prefix := b.Proto + "/"
-		suffix := fmt.Sprintf("/%d", b.HostPort)
-		for k := range a.used {
-			if strings.HasPrefix(k, prefix) && strings.HasSuffix(k, suffix) {
-				return true
-			}
+// taken reports whether b's exact host address, protocol and port is
+// published already. Like Docker's port allocator, it keeps one map per
+// address: 0.0.0.0:8080 and 198.51.100.2:8080 are different entries, and a
+// clash between them shows up when the second proxy binds ("address
+// already in use"), as it does under Docker.
+func (a *Allocator) taken(b Binding) bool { return a.used[key(b.Proto, b.HostIP, b.HostPort)] }
+
+// busy reports whether b's port is published on any address of its
+// protocol, or on 0.0.0.0. Automatic ports skip those, so a -P port never
+// collides with a fixed one in the proxy's bind.
+func (a *Allocator) busy(b Binding) bool {
+	suffix := fmt.Sprintf("/%d", b.HostPort)
+	for k := range a.used {
+		if strings.HasPrefix(k, b.Proto+"/") && strings.HasSuffix(k, suffix) {
+			return true
 		}
-		return false
 	}
-	return a.used[key(b.Proto, anyIPv4, b.HostPort)]
+	return false
 }
 
-// Check fails, naming the port, if any binding's fixed host port is
-// already published, or if two of them clash with each other.
+// Check fails, naming the port, if any binding's fixed host address and
+// port is already published, or if two of them are the same, with Docker's
+// message "Bind for 0.0.0.0:8080 failed: port is already allocated".
 func (a *Allocator) Check(bs []Binding) error {
 	tmp := &Allocator{used: map[string]bool{}, first: a.first, end: a.end}
 	for k := range a.used {
@@ -162,7 +212,7 @@ func (a *Allocator) Check(bs []Binding) error {
 		if b.HostPort == 0 {
 			continue
 		}
-		if tmp.conflict(b) {
+		if tmp.taken(b) {
 			return fmt.Errorf("Bind for %s:%d failed: port is already allocated", b.HostIP, b.HostPort)
 		}
 		tmp.used[key(b.Proto, b.HostIP, b.HostPort)] = true
@@ -182,7 +232,7 @@ func (a *Allocator) Allocate(bs []Binding) ([]Binding, error) {
 			for p := int(a.first); p <= int(a.end); p++ {
 				c := b
 				c.HostPort = uint16(p)
-				if !a.conflict(c) {
+				if !a.busy(c) {
 					b = c
 					break
 				}

@@ -2,7 +2,6 @@ package portmap
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net"
 	"net/netip"
@@ -14,9 +13,9 @@ import (
 // (docker-proxy uses 90 s).
 const udpIdle = 90 * time.Second
 
-// Proxy is the userland proxy of one binding: it listens on the host port
-// in the lab host and copies traffic to the container.
-type Proxy struct {
+// relay is the inside of one docker-proxy process: it listens on the host
+// port in the lab host and copies traffic to the container.
+type relay struct {
 	ctx    context.Context // cancelled by Close, so a dial in progress ends
 	cancel context.CancelFunc
 	ln     net.Listener
@@ -28,25 +27,27 @@ type Proxy struct {
 	closed bool
 }
 
-// StartProxy listens on the binding's host address and port and forwards
-// to the container. It fails as docker-proxy does when the address is not
-// the lab host's or the port is taken by something else.
-func StartProxy(b Binding, container netip.Addr) (*Proxy, error) {
-	p := &Proxy{target: netip.AddrPortFrom(container, b.ContainerPort).String(), conns: map[io.Closer]bool{}}
+// listen opens the binding's host address and port, as docker-proxy does:
+// tcp4 or udp4 for an IPv4 address, tcp6 or udp6 for an IPv6 one.
+func listen(proto string, host netip.AddrPort, container netip.AddrPort) (*relay, error) {
+	p := &relay{target: container.String(), conns: map[io.Closer]bool{}}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
-	addr := netip.AddrPortFrom(b.HostIP, b.HostPort).String()
+	family := "4"
+	if host.Addr().Is6() {
+		family = "6"
+	}
 	var err error
-	if b.Proto == "udp" {
-		p.pc, err = net.ListenPacket("udp4", addr)
+	if proto == "udp" {
+		p.pc, err = net.ListenPacket("udp"+family, host.String())
 	} else {
-		p.ln, err = net.Listen("tcp4", addr)
+		p.ln, err = net.Listen("tcp"+family, host.String())
 	}
 	if err != nil {
 		p.cancel()
-		return nil, errors.New("Error starting userland proxy: " + err.Error())
+		return nil, err
 	}
 	p.wg.Add(1)
-	if b.Proto == "udp" {
+	if proto == "udp" {
 		go p.serveUDP()
 	} else {
 		go p.serveTCP()
@@ -55,7 +56,7 @@ func StartProxy(b Binding, container netip.Addr) (*Proxy, error) {
 }
 
 // Close stops the proxy and every flow through it.
-func (p *Proxy) Close() {
+func (p *relay) Close() {
 	p.cancel()
 	p.mu.Lock()
 	p.closed = true
@@ -71,7 +72,7 @@ func (p *Proxy) Close() {
 	p.wg.Wait()
 }
 
-func (p *Proxy) track(c io.Closer) bool {
+func (p *relay) track(c io.Closer) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -82,14 +83,14 @@ func (p *Proxy) track(c io.Closer) bool {
 	return true
 }
 
-func (p *Proxy) untrack(c io.Closer) {
+func (p *relay) untrack(c io.Closer) {
 	p.mu.Lock()
 	delete(p.conns, c)
 	p.mu.Unlock()
 	c.Close()
 }
 
-func (p *Proxy) serveTCP() {
+func (p *relay) serveTCP() {
 	defer p.wg.Done()
 	for {
 		in, err := p.ln.Accept()
@@ -129,7 +130,7 @@ func (p *Proxy) serveTCP() {
 	}
 }
 
-func (p *Proxy) serveUDP() {
+func (p *relay) serveUDP() {
 	defer p.wg.Done()
 	flows := map[string]net.Conn{}
 	var mu sync.Mutex

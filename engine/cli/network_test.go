@@ -1,0 +1,94 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"strings"
+	"testing"
+)
+
+// stderrOf runs fn with os.Stderr redirected and returns what it wrote.
+func stderrOf(t *testing.T, fn func()) string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := os.Stderr
+	os.Stderr = w
+	done := make(chan []byte)
+	go func() { b, _ := io.ReadAll(r); done <- b }()
+	fn()
+	os.Stderr = old
+	w.Close()
+	return string(<-done)
+}
+
+// TestNetworkUnknownSubcommand: `network bogus`, `network -` and
+// `network --` are usage errors that exit 1 (they exited 0 with help), and
+// the message names what was wrong. No daemon is reached: no state change.
+func TestNetworkUnknownSubcommand(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"bogus"}, "network: 'bogus' is not a"},
+		{[]string{"-"}, "network: '-' is not a"},
+		{[]string{"--"}, "network: '--' is not a"},
+		{[]string{"--", "ls"}, "network: 'ls' is not a"},
+	} {
+		var err error
+		out := stderrOf(t, func() {
+			c := networkCmd()
+			c.SetArgs(tc.args)
+			c.SetOut(io.Discard)
+			err = c.Execute()
+		})
+		var ee exitError
+		if !errors.As(err, &ee) || ee.code != 1 {
+			t.Errorf("network %q: err = %v, want exit status 1", tc.args, err)
+		}
+		if !strings.Contains(out, tc.want) || !strings.Contains(out, "network --help") {
+			t.Errorf("network %q: stderr = %q, want it to contain %q and point to --help", tc.args, out, tc.want)
+		}
+	}
+	c := networkCmd()
+	c.SetArgs(nil)
+	c.SetOut(io.Discard)
+	if err := c.Execute(); err != nil {
+		t.Errorf("network with no command: %v, want help and exit 0 as Docker", err)
+	}
+}
+
+// TestInspectLenOfMissingField: the builtin len said "reflect: call of
+// reflect.Value.Type on zero Value" for a missing or null field.
+func TestInspectLenOfMissingField(t *testing.T) {
+	raw := []json.RawMessage{json.RawMessage(`{"L":[1,2],"M":{"a":1},"S":"abc","N":null}`)}
+	var out bytes.Buffer
+	if err := printInspect(&out, raw, "{{len .L}} {{len .M}} {{len .S}}"); err != nil || out.String() != "2 1 3\n" {
+		t.Errorf("len of present fields = %q, %v; want \"2 1 3\\n\"", out.String(), err)
+	}
+	for _, f := range []string{"{{len .Missing}}", "{{len .N}}"} {
+		err := printInspect(io.Discard, raw, f)
+		if err == nil || strings.Contains(err.Error(), "reflect") || !strings.Contains(err.Error(), "the field is missing or null") {
+			t.Errorf("%s: err = %v, want one saying the field is missing or null", f, err)
+		}
+	}
+}
+
+func TestCheckGatewayDockerMessages(t *testing.T) {
+	for _, tc := range []struct{ subnet, gw, want string }{
+		{"10.125.0.0/16", "10.126.0.1", "no matching subnet for gateway 10.126.0.1"},
+		{"", "10.126.0.1", "every ip-range or gateway must have a corresponding subnet"},
+		{"10.125.0.0/16", "10.125.0.1", ""},
+		{"10.125.0.0/16", "", ""},
+	} {
+		err := checkGateway(tc.subnet, tc.gw)
+		if (err == nil) != (tc.want == "") || err != nil && err.Error() != tc.want {
+			t.Errorf("checkGateway(%q, %q) = %v, want %q", tc.subnet, tc.gw, err, tc.want)
+		}
+	}
+}

@@ -1,0 +1,306 @@
+package dns
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// The limits on TCP connections. A container can open connections to
+// 127.0.0.11 faster than anything closes them; without a cap every idle
+// connection holds one of the daemon's file descriptors and a goroutine,
+// and 21,000 of them once left the daemon unable to accept on its control
+// socket. A connection over either cap is accepted and closed at once, so
+// the client sees the refusal instead of hanging in the listen backlog.
+// They are variables so that tests can lower them.
+var (
+	// maxTCPPerServer caps one server's (one container's) open
+	// connections, so one container cannot use up the total.
+	maxTCPPerServer = 64
+	// maxTCPTotal caps open connections over every server in the process,
+	// well below the daemon's file descriptor limit.
+	maxTCPTotal int64 = 1024
+	// The timeouts miekg/dns, and so Docker's resolver, use: 2 s for the
+	// first query on a connection and for writes, 8 s idle between queries.
+	tcpReadTimeout  = 2 * time.Second
+	tcpIdleTimeout  = 8 * time.Second
+	tcpWriteTimeout = 2 * time.Second
+)
+
+// udpBufSize is the UDP read loop's buffer for one query and one answer.
+const udpBufSize = 4096
+
+// tcpOpen counts open TCP connections over every Server in the process.
+var tcpOpen atomic.Int64
+
+// answerer is what a Server serves. answer must not block: it returns the
+// reply to q, nil to send nothing, or slow=true when the reply needs work
+// that may block (forwarding upstream), which slowAnswer then does on
+// another goroutine.
+type answerer interface {
+	answer(q *dns.Msg, udp bool) (resp *dns.Msg, slow bool)
+	slowAnswer(q *dns.Msg, udp bool) *dns.Msg
+}
+
+// Server serves an answerer on one UDP socket and one TCP listener. See the
+// package comment for why it reads and answers UDP inline.
+type Server struct {
+	a   answerer
+	udp *net.UDPConn
+	tcp *net.TCPListener
+
+	// slow bounds the goroutines answering slow UDP queries; a query
+	// over the bound gets REFUSED at once.
+	slow chan struct{}
+
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	closed bool
+	nconns int // len(conns)
+
+	accepted atomic.Int64 // connections accepted, kept or not (tests)
+	wg       sync.WaitGroup
+}
+
+// serve starts serving a on pc and ln. pc must be a *net.UDPConn and ln a
+// *net.TCPListener. On error both are closed.
+func serve(pc net.PacketConn, ln net.Listener, a answerer) (*Server, error) {
+	s := &Server{a: a, udp: pc.(*net.UDPConn), tcp: ln.(*net.TCPListener),
+		slow: make(chan struct{}, maxConcurrent), conns: map[net.Conn]struct{}{}}
+	s.wg.Add(2)
+	go s.serveUDP()
+	go s.serveTCP()
+	return s, nil
+}
+
+// Close closes the sockets and every TCP connection. It waits at most
+// 200 ms for queries in flight (a forwarded one can take seconds), so a
+// container's removal never stalls the daemon.
+func (s *Server) Close() {
+	s.mu.Lock()
+	s.closed = true
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	s.udp.Close()
+	s.tcp.Close()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+// serveUDP is the UDP read loop: one goroutine per socket that reads a
+// datagram, parses it and, for a local name, packs and sends the answer
+// before reading the next. Only slow queries leave the loop.
+func (s *Server) serveUDP() {
+	defer s.wg.Done()
+	// Queries are small: 4 KiB holds any a resolver library sends (miekg's
+	// server reads 512 bytes). A longer datagram arrives cut short, does
+	// not parse, and gets FORMERR. Answers that do not fit in out are
+	// packed into a buffer of their own. 8 KiB per container in all.
+	in := make([]byte, udpBufSize)
+	out := make([]byte, udpBufSize)
+	for {
+		n, from, err := s.udp.ReadFromUDPAddrPort(in)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		q, reject := parseQuery(in[:n])
+		if reject != nil {
+			s.sendUDP(reject, from, out)
+			continue
+		}
+		if q == nil {
+			continue
+		}
+		resp, slow := s.a.answer(q, true)
+		if !slow {
+			if resp != nil {
+				s.sendUDP(resp, from, out)
+			}
+			continue
+		}
+		select {
+		case s.slow <- struct{}{}:
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				defer func() { <-s.slow }()
+				if resp := s.a.slowAnswer(q, true); resp != nil {
+					s.sendUDP(resp, from, nil)
+				}
+			}()
+		default:
+			m := new(dns.Msg)
+			m.SetRcode(q, dns.RcodeRefused)
+			s.sendUDP(m, from, out)
+		}
+	}
+}
+
+func (s *Server) sendUDP(m *dns.Msg, to netip.AddrPort, buf []byte) {
+	if b, err := m.PackBuffer(buf); err == nil {
+		s.udp.WriteToUDPAddrPort(b, to)
+	}
+}
+
+// serveTCP accepts connections, refusing (closing at once) those over the
+// per-server or process-wide cap.
+func (s *Server) serveTCP() {
+	defer s.wg.Done()
+	backoff := time.Duration(0)
+	for {
+		c, err := s.tcp.AcceptTCP()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors or similar: wait rather than spin,
+			// as net/http does.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		s.accepted.Add(1)
+		if tcpOpen.Add(1) > maxTCPTotal {
+			tcpOpen.Add(-1)
+			c.Close()
+			continue
+		}
+		s.mu.Lock()
+		if s.closed || s.nconns >= maxTCPPerServer {
+			s.mu.Unlock()
+			tcpOpen.Add(-1)
+			c.Close()
+			continue
+		}
+		s.conns[c] = struct{}{}
+		s.nconns++
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go s.serveConn(c)
+	}
+}
+
+// open returns how many TCP connections s holds open.
+func (s *Server) open() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nconns
+}
+
+// serveConn answers length-prefixed queries on one connection, one after
+// another, until the client closes it, a read times out (2 s for the first
+// query, 8 s idle after that) or a write does.
+func (s *Server) serveConn(c *net.TCPConn) {
+	defer func() {
+		c.Close()
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.nconns--
+		s.mu.Unlock()
+		tcpOpen.Add(-1)
+		s.wg.Done()
+	}()
+	var hdr [2]byte
+	in := make([]byte, 512)
+	out := make([]byte, 2, 514)
+	timeout := tcpReadTimeout
+	for {
+		c.SetReadDeadline(time.Now().Add(timeout))
+		if _, err := io.ReadFull(c, hdr[:]); err != nil {
+			return
+		}
+		n := int(binary.BigEndian.Uint16(hdr[:]))
+		if n > cap(in) {
+			in = make([]byte, n)
+		}
+		if _, err := io.ReadFull(c, in[:n]); err != nil {
+			return
+		}
+		timeout = tcpIdleTimeout
+		q, resp := parseQuery(in[:n])
+		if q == nil && resp == nil {
+			return
+		}
+		if q != nil {
+			var slow bool
+			if resp, slow = s.a.answer(q, false); slow {
+				resp = s.a.slowAnswer(q, false)
+			}
+		}
+		if resp == nil {
+			continue
+		}
+		b, err := resp.PackBuffer(out[2:cap(out)])
+		if err != nil {
+			continue
+		}
+		if len(b)+2 > cap(out) {
+			out = make([]byte, 2, len(b)+2)
+		}
+		out = append(out[:2], b...) // no copy when b already sits at out[2:]
+		binary.BigEndian.PutUint16(out, uint16(len(b)))
+		c.SetWriteDeadline(time.Now().Add(tcpWriteTimeout))
+		if _, err := c.Write(out); err != nil {
+			return
+		}
+	}
+}
+
+// parseQuery applies miekg/dns's server checks (DefaultMsgAcceptFunc) to a
+// message as it arrived, as Docker's resolver does through miekg/dns: a
+// message whose header does not parse, or a response, gets nothing; one the
+// checks refuse, or whose body does not parse, gets FORMERR (NOTIMP for
+// another opcode) back as reply. Otherwise q is the parsed query.
+func parseQuery(b []byte) (q, reply *dns.Msg) {
+	if len(b) < 12 {
+		return nil, nil
+	}
+	dh := dns.Header{
+		Id:      binary.BigEndian.Uint16(b[0:]),
+		Bits:    binary.BigEndian.Uint16(b[2:]),
+		Qdcount: binary.BigEndian.Uint16(b[4:]),
+		Ancount: binary.BigEndian.Uint16(b[6:]),
+		Nscount: binary.BigEndian.Uint16(b[8:]),
+		Arcount: binary.BigEndian.Uint16(b[10:]),
+	}
+	action := dns.DefaultMsgAcceptFunc(dh)
+	if action == dns.MsgIgnore {
+		return nil, nil
+	}
+	if action == dns.MsgAccept {
+		q = new(dns.Msg)
+		if q.Unpack(b) == nil {
+			return q, nil
+		}
+	}
+	r := new(dns.Msg)
+	r.Id = dh.Id
+	r.Opcode = int(dh.Bits>>11) & 0xF
+	if r.Opcode == dns.OpcodeQuery {
+		r.RecursionDesired = dh.Bits&(1<<8) != 0
+		r.CheckingDisabled = dh.Bits&(1<<4) != 0
+	}
+	r.Response = true
+	r.Rcode = dns.RcodeFormatError
+	if action == dns.MsgRejectNotImplemented {
+		r.Rcode = dns.RcodeNotImplemented
+	}
+	return nil, r
+}

@@ -1,0 +1,54 @@
+package labs
+
+import (
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/nslab/nslab/engine/labhost"
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// Script is what Params' Setup gives a running script: its lab host, and a
+// Close that removes it. Close is safe to call more than once and from any
+// goroutine (the lab player calls it from its signal handler too); every
+// call returns after the lab host is gone.
+type Script struct {
+	Host  *labhost.Host
+	Close func()
+}
+
+type scriptKey struct{}
+
+// ScriptOf returns what Params' Setup stored for the running script, or nil
+// before the lab host has started.
+func ScriptOf(env *testscript.Env) *Script {
+	s, _ := env.Values[scriptKey{}].(*Script)
+	return s
+}
+
+// Params is the testscript configuration shared by `go test` (TestLabs) and
+// the lab player (`nslab lab run` and `lab check`): one fresh lab host per
+// script, torn down even when the script fails, so a lab plays the same in
+// both. Callers add their own checks by wrapping Setup and deferring them
+// after it: env.Defer runs in reverse order, so they run while the lab host
+// is still up.
+func Params() testscript.Params {
+	return testscript.Params{
+		Dir:                 ".",
+		RequireExplicitExec: true,
+		RequireUniqueNames:  true,
+		UpdateScripts:       os.Getenv("NSLAB_UPDATE") != "",
+		Setup: func(env *testscript.Env) error {
+			h, err := labhost.Start(labhost.Options{Stderr: os.Stderr})
+			if err != nil {
+				return fmt.Errorf("start lab host: %w", err)
+			}
+			s := &Script{Host: h, Close: sync.OnceFunc(func() { h.Close() })}
+			env.Defer(s.Close)
+			env.Values[scriptKey{}] = s
+			env.Setenv(labhost.EnvHost, h.Env())
+			return nil
+		},
+	}
+}
