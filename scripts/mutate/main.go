@@ -20,7 +20,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -211,95 +210,92 @@ func build(ctx context.Context, dir, bin string) error {
 	return nil
 }
 
-// labTimeout bounds one mutant's labs. Every lab passes in seconds on the
+// labTimeout bounds each of a mutant's labs. Every lab passes in seconds on the
 // unmutated engine; a lab that waits out its own retries for a minute under
 // a mutant has noticed it (a published port that no longer answers is
 // retried for two), so running out of time counts as a kill.
 const labTimeout = 60 * time.Second
 
-// timedOut names the labs still running when the test binary timed out.
-var timedOut = regexp.MustCompile(`(?m)^\s+TestLabs/(\S+) \(`)
-
-// failLine is the verbose test output's line for a failed test or lab.
-var failLine = regexp.MustCompile(`(?m)^\s*--- FAIL: (\S+)`)
+// parallel is how many lab processes run at once.
+const parallel = 4
 
 // runLabs runs labs (lab names, or top-level test names starting with
-// "Test") in parallel, stopping at the first failure. It returns the lab
-// that failed, "" when all passed, and the output.
+// "Test"), each in a test process of its own, a few at a time. The first
+// failure is enough: the other processes are killed then (their lab hosts
+// go with them, as they do when their owner dies) rather than left to wait
+// out their retries. It returns the lab that failed, "" when all passed,
+// and the output.
 func runLabs(ctx context.Context, dir, bin string, labs []string, timeout time.Duration) (string, string, error) {
-	var scripts, tests []string
-	for _, l := range labs {
-		if strings.HasPrefix(l, "Test") {
-			tests = append(tests, regexp.QuoteMeta(l))
-		} else {
-			scripts = append(scripts, regexp.QuoteMeta(l))
-		}
-	}
-	top := tests
-	if len(scripts) > 0 {
-		top = append(top, "TestLabs")
-	}
-	pattern := "^(" + strings.Join(top, "|") + ")$"
-	if len(scripts) > 0 {
-		pattern += "/^(" + strings.Join(scripts, "|") + ")$"
-	}
-	// The first failure is enough: the binary is killed then (its lab hosts
-	// go with it, as they do when their owner dies), rather than waiting
-	// for the other labs, some of which wait out timeouts under a mutant.
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cmd := exec.CommandContext(runCtx, bin, "-test.run", pattern, "-test.v", "-test.failfast",
-		"-test.parallel", "4", "-test.count", "1", "-test.timeout", timeout.String())
+	type result struct {
+		lab, out string
+		err      error
+	}
+	results := make(chan result, len(labs))
+	sem := make(chan struct{}, parallel)
+	for _, l := range labs {
+		go func() {
+			select {
+			case sem <- struct{}{}:
+			case <-runCtx.Done():
+				results <- result{l, "", runCtx.Err()}
+				return
+			}
+			defer func() { <-sem }()
+			out, err := runLab(runCtx, dir, bin, l, timeout)
+			results <- result{l, out, err}
+		}()
+	}
+	var failed []string
+	var outs strings.Builder
+	var runErr error
+	stopped := false
+	for range labs {
+		r := <-results
+		outs.WriteString(r.out)
+		if r.err == nil || stopped || ctx.Err() != nil {
+			continue
+		}
+		stopped = true
+		cancel()
+		var ee *exec.ExitError
+		if !errors.As(r.err, &ee) {
+			runErr = fmt.Errorf("run %s: %w", r.lab, r.err)
+			continue
+		}
+		if strings.Contains(r.out, "panic: test timed out") {
+			failed = append(failed, fmt.Sprintf("%s (a timeout, %s)", r.lab, timeout))
+		} else {
+			failed = append(failed, r.lab)
+		}
+	}
+	if ctx.Err() != nil {
+		return "", outs.String(), ctx.Err()
+	}
+	if runErr != nil {
+		return "", outs.String(), runErr
+	}
+	return strings.Join(failed, ", "), outs.String(), nil
+}
+
+// runLab runs one lab, or one top-level test, in a test process.
+func runLab(ctx context.Context, dir, bin, lab string, timeout time.Duration) (string, error) {
+	pattern := "^TestLabs$/^" + regexp.QuoteMeta(lab) + "$"
+	if strings.HasPrefix(lab, "Test") {
+		pattern = "^" + regexp.QuoteMeta(lab) + "$"
+	}
+	cmd := exec.CommandContext(ctx, bin, "-test.run", pattern, "-test.count", "1", "-test.timeout", timeout.String())
 	// The tests read labs/*.txtar and labs/pictures from the working directory.
 	cmd.Dir = filepath.Join(dir, "labs")
 	cmd.WaitDelay = 10 * time.Second
-	pr, pw := io.Pipe()
-	cmd.Stdout, cmd.Stderr = pw, pw
-	var out strings.Builder
-	var failed []string
-	scanned := make(chan struct{})
-	go func() {
-		defer close(scanned)
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
-		for sc.Scan() {
-			out.WriteString(sc.Text() + "\n")
-			// TestLabs fails when one of its labs does; name the lab.
-			if m := failLine.FindStringSubmatch(sc.Text()); m != nil && m[1] != "TestLabs" {
-				failed = append(failed, strings.TrimPrefix(m[1], "TestLabs/"))
-				cancel()
-			}
-		}
-		io.Copy(io.Discard, pr)
-	}()
-	err := cmd.Start()
-	if err == nil {
-		err = cmd.Wait()
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	if err == nil && bytes.Contains(out.Bytes(), []byte("no tests to run")) {
+		err = fmt.Errorf("no test of package labs is called %s", lab)
 	}
-	pw.Close()
-	<-scanned
-	if ctx.Err() != nil {
-		return "", out.String(), ctx.Err()
-	}
-	if len(failed) > 0 {
-		return strings.Join(failed, ", "), out.String(), nil
-	}
-	if err == nil {
-		return "", out.String(), nil
-	}
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) {
-		return "", out.String(), err
-	}
-	if strings.Contains(out.String(), "panic: test timed out") {
-		running := timedOut.FindAllStringSubmatch(out.String(), -1)
-		var names []string
-		for _, m := range running {
-			names = append(names, m[1])
-		}
-		return fmt.Sprintf("a timeout (%s) in %s", timeout, strings.Join(names, ", ")), out.String(), nil
-	}
-	return "the test binary (" + err.Error() + ", no lab named)", out.String(), nil
+	return fmt.Sprintf("=== %s\n%s", lab, out.String()), err
 }
 
 func tail(s string, n int) string {
