@@ -14,7 +14,7 @@ echo "lint: go mod tidy -diff"
 go mod tidy -diff
 
 echo "lint: gofmt"
-unformatted=$(gofmt -l engine labs ci)
+unformatted=$(gofmt -l engine labs ci scripts)
 if [ -n "$unformatted" ]; then
   echo "lint: not gofmt'ed:" $unformatted >&2
   exit 1
