@@ -128,9 +128,18 @@ iptables -t mangle -A NSLAB-COUNT -j RETURN`)
 	}
 }
 
-// dockerCgroupsNow lists the machine's cgroups that Docker-engine lab hosts
-// made: a lab host must leave none behind.
-func dockerCgroupsNow() string { return strings.Join(labhost.DockerCgroups(), " ") }
+// dockerCgroupsOf lists the machine's cgroups that the Docker-engine lab
+// host id made: it must leave none behind. (Other lab hosts, of tests
+// running in parallel, may come and go meanwhile: they are not counted.)
+func dockerCgroupsOf(id string) string {
+	var mine []string
+	for _, cg := range labhost.DockerCgroups() {
+		if strings.HasSuffix(cg, "nslab-labhost-"+id) {
+			mine = append(mine, cg)
+		}
+	}
+	return strings.Join(mine, " ")
+}
 
 // TestDockerLabHostLeavesNothing closes a busy Docker-engine lab host, then
 // kills another one's owner with SIGKILL (as if `go test` were killed), and
@@ -139,7 +148,6 @@ func dockerCgroupsNow() string { return strings.Join(labhost.DockerCgroups(), " 
 func TestDockerLabHostLeavesNothing(t *testing.T) {
 	needDocker(t)
 	before := snapshot(t)
-	cgroupsBefore := dockerCgroupsNow()
 	busy := `docker run -d --name first busybox sleep 3600 >/dev/null &&
 docker network create busy >/dev/null &&
 docker run -d --name second --network busy -p 8080:80 multitool >/dev/null &&
@@ -155,14 +163,14 @@ docker run -d --name third --network container:first busybox sleep 3600 >/dev/nu
 		if len(pids) < 8 {
 			t.Fatalf("expected supervisor, dockerd, containerd, shims and containers, found pids %v", pids)
 		}
-		if dockerCgroupsNow() == cgroupsBefore {
+		if dockerCgroupsOf(h.ID) == "" {
 			t.Fatalf("the containers should be in cgroups below /nslab-labhost-%s", h.ID)
 		}
 		h.Close()
 		waitGone(t, pids)
 		checkUnchanged(t, before)
-		if got := dockerCgroupsNow(); got != cgroupsBefore {
-			t.Errorf("cgroups left behind: %q (before: %q)", got, cgroupsBefore)
+		if got := dockerCgroupsOf(h.ID); got != "" {
+			t.Errorf("cgroups of lab host %s left behind: %q", h.ID, got)
 		}
 	})
 
@@ -171,7 +179,7 @@ docker run -d --name third --network container:first busybox sleep 3600 >/dev/nu
 		if err != nil {
 			t.Fatal(err)
 		}
-		owner := exec.Command(nslab, "sandbox", "--engine", "docker", "--", "sh", "-c", busy+" && echo up && exec sleep 3600")
+		owner := exec.Command(nslab, "sandbox", "--engine", "docker", "--", "sh", "-c", busy+` && echo "up ${NSLAB_HOST#*:}" && exec sleep 3600`)
 		owner.Env = os.Environ()
 		stdout, err := owner.StdoutPipe()
 		if err != nil {
@@ -182,15 +190,20 @@ docker run -d --name third --network container:first busybox sleep 3600 >/dev/nu
 			t.Fatal(err)
 		}
 		defer owner.Process.Kill()
-		up := make(chan bool, 1)
+		up := make(chan string, 1)
 		go func() {
 			line, _ := bufio.NewReader(stdout).ReadString('\n')
-			up <- line == "up\n"
+			up <- line
 		}()
+		var id string
 		select {
-		case ok := <-up:
-			if !ok {
-				t.Fatal("the Docker-engine lab host did not come up with its containers")
+		case line := <-up:
+			var ok bool
+			if id, ok = strings.CutPrefix(strings.TrimSpace(line), "up "); !ok || id == "" {
+				t.Fatalf("the Docker-engine lab host did not come up with its containers (it said %q)", line)
+			}
+			if dockerCgroupsOf(id) == "" {
+				t.Fatalf("the containers should be in cgroups below /nslab-labhost-%s", id)
 			}
 		case <-time.After(60 * time.Second):
 			t.Fatal("the Docker-engine lab host did not come up within 60s")
@@ -208,8 +221,8 @@ docker run -d --name third --network container:first busybox sleep 3600 >/dev/nu
 			t.Fatal(err)
 		}
 		fresh.Close()
-		if got := dockerCgroupsNow(); got != cgroupsBefore {
-			t.Errorf("cgroups left behind after the next lab host's start: %q (before: %q)", got, cgroupsBefore)
+		if got := dockerCgroupsOf(id); got != "" {
+			t.Errorf("cgroups of lab host %s left behind after the next lab host's start: %q", id, got)
 		}
 		checkUnchanged(t, before)
 	})
@@ -221,7 +234,7 @@ docker run -d --name third --network container:first busybox sleep 3600 >/dev/nu
 func TestEngineBadInput(t *testing.T) {
 	needLabs(t)
 	before := snapshot(t)
-	cgroupsBefore := dockerCgroupsNow()
+	orphansBefore := strings.Join(labhost.OrphanedDockerCgroups(), " ")
 	out, err := exec.Command("nslab", "sandbox", "--engine", "podman", "--", "true").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), `unknown engine "podman": the engines are nslab, docker`) {
 		t.Errorf("nslab sandbox --engine podman: %v\n%s\nwant a refusal that lists nslab, docker", err, out)
@@ -240,7 +253,7 @@ func TestEngineBadInput(t *testing.T) {
 		}
 	}
 	checkUnchanged(t, before)
-	if got := dockerCgroupsNow(); got != cgroupsBefore {
-		t.Errorf("cgroups left behind: %q (before: %q)", got, cgroupsBefore)
+	if got := strings.Join(labhost.OrphanedDockerCgroups(), " "); got != orphansBefore {
+		t.Errorf("cgroups of dead lab hosts left behind: %q (before: %q)", got, orphansBefore)
 	}
 }

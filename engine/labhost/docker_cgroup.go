@@ -94,6 +94,19 @@ func DockerCgroups() []string {
 	return out
 }
 
+// OrphanedDockerCgroups is DockerCgroups less those of lab hosts still
+// running: what SweepDockerCgroups would remove.
+func OrphanedDockerCgroups() []string {
+	live := liveIDs()
+	var out []string
+	for _, d := range DockerCgroups() {
+		if !live[strings.TrimPrefix(filepath.Base(d), "nslab-labhost-")] {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 func globDirs(pattern string) []string {
 	m, _ := filepath.Glob(pattern)
 	var out []string
@@ -110,16 +123,7 @@ func globDirs(pattern string) []string {
 // cgroup can only be removed once its processes have exited, so it retries
 // for a bounded time; what is still busy is left for the next sweep.
 func SweepDockerCgroups() {
-	dirs := DockerCgroups()
-	if len(dirs) == 0 {
-		return
-	}
-	live := liveIDs()
-	for _, d := range dirs {
-		id := strings.TrimPrefix(filepath.Base(d), "nslab-labhost-")
-		if live[id] {
-			continue
-		}
+	for _, d := range OrphanedDockerCgroups() {
 		for try := 0; try < 50 && removeCgroupTree(d) != nil; try++ {
 			time.Sleep(20 * time.Millisecond) // dying tasks leave their cgroups shortly
 		}
