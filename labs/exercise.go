@@ -25,22 +25,18 @@ func Exercise(l Lab) string {
 			out = append(out, line)
 			continue
 		}
-		cond, rest := conditions(line)
-		neg := strings.HasPrefix(rest, "!")
-		cmd := strings.TrimSpace(strings.TrimPrefix(strings.TrimPrefix(rest, "!"), " "))
+		neg := strings.HasPrefix(strings.TrimSpace(line), "!")
+		cmd := strings.TrimSpace(strings.TrimPrefix(strings.TrimPrefix(strings.TrimSpace(line), "!"), " "))
 		cmd = strings.TrimSpace(strings.TrimPrefix(cmd, "exec"))
 		hint := fmt.Sprintf("# hint: %s", Hint(cmd))
 		if neg {
 			hint += " (this one should fail)"
 		}
-		if cond != "" {
-			hint += " (on " + strings.TrimSpace(cond) + ")"
-		}
 		out = append(out, hint)
 		if neg {
-			out = append(out, cond+"! exec "+Placeholder)
+			out = append(out, "! exec "+Placeholder)
 		} else {
-			out = append(out, cond+"exec "+Placeholder)
+			out = append(out, "exec "+Placeholder)
 		}
 	}
 	s := strings.Join(out, "\n")
@@ -69,24 +65,9 @@ func Hint(cmd string) string {
 }
 
 func isExec(line string) bool {
-	_, t := conditions(line)
+	t := strings.TrimSpace(line)
 	t = strings.TrimSpace(strings.TrimPrefix(t, "!"))
 	return strings.HasPrefix(t, "exec ")
-}
-
-// conditions splits a script line's leading conditions ("[engine:nslab] ",
-// with their spaces) from the rest.
-func conditions(line string) (cond, rest string) {
-	rest = strings.TrimSpace(line)
-	for strings.HasPrefix(rest, "[") {
-		i := strings.Index(rest, "]")
-		if i < 0 {
-			break
-		}
-		cond += rest[:i+1] + " "
-		rest = strings.TrimSpace(rest[i+1:])
-	}
-	return cond, rest
 }
 
 // checkedNext reports whether the lines after line i (before the next
