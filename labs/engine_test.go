@@ -1,16 +1,11 @@
 package labs_test
 
 import (
-	"fmt"
 	"os"
-	"os/exec"
-	"regexp"
-	"strconv"
-	"strings"
-	"sync"
 	"testing"
 
 	"github.com/nslab/nslab/engine/labhost"
+	"github.com/nslab/nslab/labs"
 )
 
 // labEngine is the engine the labs run against: nslab's (the default) or,
@@ -22,74 +17,13 @@ func labEngine() string {
 	return labhost.EngineNslab
 }
 
-// emulatedDockerMajor is the Docker release nslab emulates (engine/README.md:
-// the Docker of the notes, v24).
-const emulatedDockerMajor = 24
-
-var dockerdVersion = sync.OnceValues(func() (string, error) {
-	out, err := exec.Command("dockerd", "--version").Output()
-	if err != nil {
-		return "", fmt.Errorf("dockerd --version: %w", err)
-	}
-	m := regexp.MustCompile(`version ([0-9][^ ,]*)`).FindSubmatch(out)
-	if m == nil {
-		return "", fmt.Errorf("dockerd --version: no version in %q", out)
-	}
-	return string(m[1]), nil
-})
-
-// dockerMajor is the major version of the Docker the labs run against.
-func dockerMajor() (int, error) {
-	if labEngine() != labhost.EngineDocker {
-		return emulatedDockerMajor, nil
-	}
-	v, err := dockerdVersion()
-	if err != nil {
-		return 0, err
-	}
-	major, _, _ := strings.Cut(v, ".")
-	return strconv.Atoi(major)
-}
-
-// engineCondition answers the labs' own conditions:
-//
-//	[engine:docker] [engine:nslab]   which engine the lab host runs
-//	[docker-version:<25]             the Docker major version (nslab: 24, the
-//	[docker-version:>=25]            version it emulates); <, <=, >, >=, =
-func engineCondition(cond string) (bool, error) {
-	if e, ok := strings.CutPrefix(cond, "engine:"); ok {
-		if e != labhost.EngineNslab && e != labhost.EngineDocker {
-			return false, fmt.Errorf("unknown engine %q in condition [%s]", e, cond)
-		}
-		return labEngine() == e, nil
-	}
-	if v, ok := strings.CutPrefix(cond, "docker-version:"); ok {
-		m := regexp.MustCompile(`^(<=|>=|<|>|=)([0-9]+)$`).FindStringSubmatch(v)
-		if m == nil {
-			return false, fmt.Errorf("bad condition [%s]: want docker-version:<N, <=N, >N, >=N or =N", cond)
-		}
-		n, _ := strconv.Atoi(m[2])
-		major, err := dockerMajor()
-		if err != nil {
-			return false, err
-		}
-		switch m[1] {
-		case "<":
-			return major < n, nil
-		case "<=":
-			return major <= n, nil
-		case ">":
-			return major > n, nil
-		case ">=":
-			return major >= n, nil
-		}
-		return major == n, nil
-	}
-	return false, fmt.Errorf("unknown condition %q", cond)
-}
+// dockerdVersion is the version of the dockerd the labs run against.
+func dockerdVersion() (string, error) { return labs.DockerdVersion() }
 
 func TestEngineConditions(t *testing.T) {
-	t.Setenv("NSLAB_ENGINE", "")
+	saved := labhost.DefaultEngine
+	t.Cleanup(func() { labhost.DefaultEngine = saved })
+	labhost.DefaultEngine = labhost.EngineNslab
 	for cond, want := range map[string]bool{
 		"engine:nslab":        true,
 		"engine:docker":       false,
@@ -99,14 +33,36 @@ func TestEngineConditions(t *testing.T) {
 		"docker-version:>23":  true,
 		"docker-version:<=23": false,
 	} {
-		got, err := engineCondition(cond)
+		got, err := labs.Condition(cond)
 		if err != nil || got != want {
 			t.Errorf("[%s] on nslab = %v, %v; want %v", cond, got, err, want)
 		}
 	}
 	for _, bad := range []string{"engine:podman", "docker-version:25", "docker-version:<v25", "dockerversion"} {
-		if _, err := engineCondition(bad); err == nil {
+		if _, err := labs.Condition(bad); err == nil {
 			t.Errorf("[%s]: want an error", bad)
 		}
+	}
+	// On a Docker-engine lab host, the engine condition flips; the
+	// version is dockerd's, looked up only when a lab asks.
+	labhost.DefaultEngine = labhost.EngineDocker
+	if got, err := labs.Condition("engine:docker"); err != nil || !got {
+		t.Errorf("[engine:docker] on docker = %v, %v; want true", got, err)
+	}
+	if got, err := labs.Condition("engine:nslab"); err != nil || got {
+		t.Errorf("[engine:nslab] on docker = %v, %v; want false", got, err)
+	}
+}
+
+// TestParamsCondition checks that labs.Params, which `nslab lab run` uses
+// too, answers the labs' engine conditions: without it the player would
+// refuse every lab that has one.
+func TestParamsCondition(t *testing.T) {
+	p := labs.Params()
+	if p.Condition == nil {
+		t.Fatal("labs.Params sets no Condition: the lab player cannot read [engine:docker]")
+	}
+	if got, err := p.Condition("engine:" + labhost.DefaultEngine); err != nil || !got {
+		t.Errorf("[engine:%s] = %v, %v; want true", labhost.DefaultEngine, got, err)
 	}
 }

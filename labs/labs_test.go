@@ -79,7 +79,6 @@ func TestLabs(t *testing.T) {
 func Params() testscript.Params {
 	labhost.DefaultEngine = labEngine()
 	p := labs.Params()
-	p.Condition = engineCondition
 	setup := p.Setup
 	p.Setup = func(env *testscript.Env) error {
 		if err := setup(env); err != nil {

@@ -39,6 +39,7 @@ func Params() testscript.Params {
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
 		UpdateScripts:       os.Getenv("NSLAB_UPDATE") != "",
+		Condition:           Condition,
 		Setup: func(env *testscript.Env) error {
 			h, err := labhost.Start(labhost.Options{Stderr: os.Stderr})
 			if err != nil {

@@ -229,10 +229,15 @@ func startDockerd(id, cli string) (int, error) {
 	defer devnull.Close()
 	var env []string
 	for _, kv := range InsideEnv(os.Environ(), "") {
-		if !strings.HasPrefix(kv, "NSLAB_") && !strings.HasPrefix(kv, "DOCKER_") {
+		if !strings.HasPrefix(kv, "NSLAB_") && !strings.HasPrefix(kv, "DOCKER_") && !strings.HasPrefix(kv, "PATH=") {
 			env = append(env, kv)
 		}
 	}
+	// dockerd finds docker-proxy, containerd and runc on its PATH: the
+	// machine's, never a PATH that holds nslab's own aliases (under go
+	// test, testscript's bin has nslab's docker-proxy, which dockerd would
+	// otherwise run as its userland proxy).
+	env = append(env, "PATH="+containerPath)
 	argv := []string{"dockerd",
 		"--config-file", DockerConfig,
 		"--data-root", DockerDataRoot,
@@ -262,7 +267,7 @@ func startDockerd(id, cli string) (int, error) {
 	if err := loadImages(); err != nil {
 		return fail(err)
 	}
-	fmt.Fprintf(logf, "nslab: dockerd answered after %s; busybox and multitool loaded in %s\n",
+	fmt.Fprintf(logf, "nslab: dockerd answered after %s; busybox, multitool and mysql loaded in %s\n",
 		t1.Sub(t0).Round(time.Millisecond), time.Since(t1).Round(time.Millisecond))
 	if err := os.WriteFile(engineFile, []byte(EngineDocker+"\n"), 0o644); err != nil {
 		return fail(err)

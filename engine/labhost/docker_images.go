@@ -30,9 +30,9 @@ type dockerImage struct {
 // images set in their config.
 const containerPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-// loadImages imports busybox and multitool into the lab host's dockerd
-// (docker import, with Cmd and Env as nslab's images have them), since a
-// Docker-engine lab host can pull nothing.
+// loadImages imports busybox, multitool and the mysql stand-in into the
+// lab host's dockerd (docker import, with Cmd and Env as nslab's images
+// have them), since a Docker-engine lab host can pull nothing.
 func loadImages() error {
 	store := image.NewStore(filepath.Join(DockerDir, "images"))
 	bb, err := store.Get("busybox")
@@ -40,6 +40,10 @@ func loadImages() error {
 		return err
 	}
 	mt, err := store.Get("multitool")
+	if err != nil {
+		return err
+	}
+	my, err := store.Get("mysql")
 	if err != nil {
 		return err
 	}
@@ -57,6 +61,9 @@ func loadImages() error {
 					return tarDir(inner, layer)
 				})
 			}},
+		// The mysql stand-in is busybox plus its entrypoint and mysqld
+		// scripts, one directory like busybox.
+		{name: "mysql", config: my.Config, rootfs: func(tw *tar.Writer) error { return tarDir(tw, my.Lower) }},
 	}
 	for _, img := range imgs {
 		if err := importImage(img); err != nil {
