@@ -24,7 +24,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -217,16 +216,6 @@ func startDockerd(id, cli string) (int, error) {
 	if err := os.WriteFile(DockerConfig, b, 0o644); err != nil {
 		return 0, err
 	}
-	logf, err := os.OpenFile(DockerLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return 0, err
-	}
-	defer logf.Close()
-	devnull, err := os.Open(os.DevNull)
-	if err != nil {
-		return 0, err
-	}
-	defer devnull.Close()
 	var env []string
 	for _, kv := range InsideEnv(os.Environ(), "") {
 		if !strings.HasPrefix(kv, "NSLAB_") && !strings.HasPrefix(kv, "DOCKER_") && !strings.HasPrefix(kv, "PATH=") {
@@ -245,7 +234,7 @@ func startDockerd(id, cli string) (int, error) {
 		"-H", "unix://" + DockerSocket,
 		"--pidfile", DockerPidfile,
 	}
-	pid, err := unixForkExec(dockerd, argv, env, devnull, logf)
+	pid, err := forkLogged(dockerd, argv, env, DockerLog)
 	if err != nil {
 		return 0, fmt.Errorf("start dockerd: %w", err)
 	}
@@ -267,8 +256,11 @@ func startDockerd(id, cli string) (int, error) {
 	if err := loadImages(); err != nil {
 		return fail(err)
 	}
-	fmt.Fprintf(logf, "nslab: dockerd answered after %s; busybox, multitool and mysql loaded in %s\n",
-		t1.Sub(t0).Round(time.Millisecond), time.Since(t1).Round(time.Millisecond))
+	if logf, err := os.OpenFile(DockerLog, os.O_WRONLY|os.O_APPEND, 0); err == nil {
+		fmt.Fprintf(logf, "nslab: dockerd answered after %s; busybox, multitool and mysql loaded in %s\n",
+			t1.Sub(t0).Round(time.Millisecond), time.Since(t1).Round(time.Millisecond))
+		logf.Close()
+	}
 	if err := os.WriteFile(engineFile, []byte(EngineDocker+"\n"), 0o644); err != nil {
 		return fail(err)
 	}
@@ -282,13 +274,6 @@ func dockerExecRoot() string {
 		return defaultExecRoot
 	}
 	return "/run/docker"
-}
-
-func unixForkExec(path string, argv, env []string, stdin, out *os.File) (int, error) {
-	return syscall.ForkExec(path, argv, &syscall.ProcAttr{
-		Env:   env,
-		Files: []uintptr{stdin.Fd(), out.Fd(), out.Fd()},
-	})
 }
 
 // dockerClient talks HTTP to the lab host's dockerd.

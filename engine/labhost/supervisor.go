@@ -306,21 +306,7 @@ func startDaemon() (int, error) {
 		return 0, err
 	}
 	defer rd.Close()
-	logf, err := os.OpenFile(filepath.Join(StateDir, "daemon.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return 0, err
-	}
-	defer logf.Close()
-	devnull, err := os.Open(os.DevNull)
-	if err != nil {
-		return 0, err
-	}
-	defer devnull.Close()
-	env := InsideEnv(os.Environ(), "")
-	pid, err := syscall.ForkExec(exe, []string{"nslab", "__daemon"}, &syscall.ProcAttr{
-		Env:   env,
-		Files: []uintptr{devnull.Fd(), logf.Fd(), logf.Fd(), wr.Fd()},
-	})
+	pid, err := forkLogged(exe, []string{"nslab", "__daemon"}, InsideEnv(os.Environ(), ""), filepath.Join(StateDir, "daemon.log"), wr)
 	wr.Close()
 	if err != nil {
 		return 0, fmt.Errorf("start engine daemon: %w", err)
@@ -331,6 +317,27 @@ func startDaemon() (int, error) {
 		return 0, fmt.Errorf("engine daemon did not start: %s%s", strings.TrimSpace(line), tail(string(log)))
 	}
 	return pid, nil
+}
+
+// forkLogged starts an engine daemon (nslab's or dockerd) with stdin on
+// /dev/null, stdout and stderr appended to logPath, and extra files from
+// fd 3 on. It returns the pid; the caller reaps it.
+func forkLogged(path string, argv, env []string, logPath string, extra ...*os.File) (int, error) {
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return 0, err
+	}
+	defer logf.Close()
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return 0, err
+	}
+	defer devnull.Close()
+	files := []uintptr{devnull.Fd(), logf.Fd(), logf.Fd()}
+	for _, f := range extra {
+		files = append(files, f.Fd())
+	}
+	return syscall.ForkExec(path, argv, &syscall.ProcAttr{Env: env, Files: files})
 }
 
 func tail(s string) string {
