@@ -44,6 +44,20 @@ func Dial(path string) (*Conn, error) {
 	return &Conn{c: c, rd: bufio.NewReader(c)}, nil
 }
 
+// DialTimeout is Dial bounded by d: a daemon that does not accept (its
+// backlog full, as when it is stopped) fails instead of hanging.
+func DialTimeout(path string, d time.Duration) (*Conn, error) {
+	nc, err := (&net.Dialer{Timeout: d}).Dial("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot connect to the nslab daemon at %s: %w (is this a lab host? start one with `nslab sandbox -- CMD`)", path, err)
+	}
+	return &Conn{c: nc.(*net.UnixConn), rd: bufio.NewReader(nc)}, nil
+}
+
+// SetDeadline bounds the rest of the call: a Send or Recv after t fails
+// with an error that wraps os.ErrDeadlineExceeded.
+func (c *Conn) SetDeadline(t time.Time) error { return c.c.SetDeadline(t) }
+
 // Close closes the connection.
 func (c *Conn) Close() error { return c.c.Close() }
 

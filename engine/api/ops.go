@@ -166,3 +166,39 @@ type ImageEntry struct {
 	Created    time.Time
 	Size       int64
 }
+
+// Container life cycle: start and restart (engine/daemon/lifecycle.go).
+const (
+	OpStart   = "start"
+	OpRestart = "restart"
+)
+
+func init() { Ops = append(Ops, OpStart, OpRestart) }
+
+// StartRequest starts one stopped or created container. The daemon answers
+// a StartResult; with Attach, a second one with the exit code, as run does.
+// An attached start passes files as an attached run does: stdout, stderr
+// and, with Interactive, stdin; or, for a container with a terminal, the
+// pty's slave.
+type StartRequest struct {
+	Container   string
+	Attach      bool // -a
+	Interactive bool // -i
+}
+
+func (StartRequest) Op() string { return OpStart }
+
+// StartResult answers a start request.
+type StartResult struct {
+	ID       string
+	ExitCode *int `json:",omitempty"`
+}
+
+// RestartRequest stops one container, if it runs, and starts it again;
+// the daemon answers its ID.
+type RestartRequest struct {
+	Container string
+	Timeout   *int // -t: seconds between the stop signal and SIGKILL; nil is 10
+}
+
+func (RestartRequest) Op() string { return OpRestart }

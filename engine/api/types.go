@@ -31,6 +31,24 @@ type RunOptions struct {
 	Sysctls     []string // --sysctl KEY=VALUE
 	SecurityOpt []string // --security-opt
 	LogOpts     []string // --log-opt KEY=VALUE (json-file: max-size, max-file)
+	// Life cycle (engine/daemon/lifecycle.go).
+	Restart    string // --restart no|on-failure[:N]|always|unless-stopped
+	StopSignal string // --stop-signal, SIGTERM when empty
+	// Mounts, process, DNS and metadata (engine/cli/runflags.go).
+	Binds           []string          // -v SOURCE:TARGET[:MODE], as given
+	Mounts          []Mount           // --mount type=bind,...
+	WorkingDir      string            // -w
+	User            string            // -u USER[:GROUP]
+	Entrypoint      []string          // --entrypoint, when EntrypointSet ("" clears it: nil)
+	EntrypointSet   bool              // --entrypoint was given
+	DNS             []string          // --dns
+	DNSSearch       []string          // --dns-search
+	DNSOptions      []string          // --dns-option
+	ExtraHosts      []string          // --add-host NAME:IP (or NAME:host-gateway)
+	Labels          map[string]string // --label-file lines, then -l
+	MacAddress      string            // --mac-address
+	Init            bool              // --init
+	ContainerIDFile string            // --cidfile (written by the CLI)
 	// Files passed with the request, in order: for an attached run
 	// without a terminal, stdout and stderr, then stdin when Interactive;
 	// for an attached run with a terminal, the pty's slave.
@@ -41,6 +59,9 @@ type RunResult struct {
 	ID       string
 	ExitCode *int     `json:",omitempty"`
 	Warnings []string `json:",omitempty"`
+	// StartError is why the container, created as ID, did not start. It
+	// stays, in Created state, as Docker leaves it.
+	StartError string `json:",omitempty"`
 }
 
 // ExecInfo is what the CLI needs to enter a running container.
@@ -65,6 +86,12 @@ type PsEntry struct {
 	ExitCode int
 	Finished time.Time
 	Started  time.Time
+	// Restarting: exited, and its restart policy starts it again soon.
+	Restarting bool `json:",omitempty"`
+	// For ps's filters and --format (.State, .Networks, ancestor=).
+	ImageID  string            // sha256:<hex>
+	State    string            // created, running, exited
+	Networks map[string]string // network name -> network ID
 }
 
 // NetworkCreate is the body of `network create`.
@@ -79,6 +106,9 @@ type NetworkCreate struct {
 // NetworkSummary is a row of `network ls`.
 type NetworkSummary struct {
 	ID, Name, Driver, Scope string
+	// For network ls's --format (.CreatedAt, .Internal).
+	Created  time.Time
+	Internal bool
 }
 
 // Topology is the lab host's current state, for pictures.

@@ -88,7 +88,7 @@ func benchCmd() *cobra.Command {
 			return printBench("run", d)
 		},
 	}
-	c.AddCommand(attach, run, benchDNSCmd(), benchDNSTCPClientCmd(), benchPortsCmd(&n))
+	c.AddCommand(attach, run, benchCLICmd(), benchDNSCmd(), benchDNSTCPClientCmd(), benchPortsCmd(&n))
 	return c
 }
 

@@ -138,28 +138,20 @@ func benchDNS(rows []dnsRow, rounds int, seconds float64) (err error) {
 	if err != nil {
 		return fmt.Errorf("dnsmasq (Debian package dnsmasq-base) is needed for the comparison: %w", err)
 	}
-	// A user network with the querying container and a target.
-	if err := call(api.NetworkCreate{Name: "benchdns"}, nil); err != nil {
+	// A user network with the querying container and a target, on this
+	// lab host's engine: nslab's daemon, or real Docker's.
+	engine := labhost.Engine()
+	setup := setupNslabDNS
+	if engine == labhost.EngineDocker {
+		setup = setupDockerDNS
+	}
+	nsPath, targetIP, server, cleanup, err := setup()
+	if cleanup != nil {
+		defer cleanup()
+	}
+	if err != nil {
 		return err
 	}
-	defer call(api.NetworkRmRequest{Names: []string{"benchdns"}}, nil)
-	for _, name := range []string{"dnsclient", "target"} {
-		if err := call(api.RunOptions{Name: name, Image: "busybox", Cmd: []string{"sleep", "3600"}, Network: "benchdns", Detach: true}, nil); err != nil {
-			return err
-		}
-	}
-	defer call(api.RmRequest{Names: []string{"dnsclient", "target"}, Force: true}, nil)
-	var info []struct {
-		NetworkSettings struct {
-			SandboxKey string
-			Networks   map[string]struct{ IPAddress string }
-		}
-	}
-	if err := call(api.InspectRequest{Names: []string{"dnsclient", "target"}}, &info); err != nil {
-		return err
-	}
-	nsPath := info[0].NetworkSettings.SandboxKey
-	targetIP := info[1].NetworkSettings.Networks["benchdns"].IPAddress
 
 	dir, err := os.MkdirTemp(labhost.StateDir, "dnsbench")
 	if err != nil {
@@ -185,16 +177,10 @@ func benchDNS(rows []dnsRow, rounds int, seconds float64) (err error) {
 	}
 	defer func() { dm.Process.Kill(); dm.Wait() }()
 
-	daemonPID, err := findDaemon()
-	if err != nil {
-		return err
-	}
 	// nsenter with --net alone execs dnsmasq in its own process.
-	targets := []dnsTarget{{"nslab", "127.0.0.11", daemonPID}, {"dnsmasq", dnsmasqAddr, dm.Process.Pid}}
-	if t, why := dockerDNSTarget(); why != "" {
-		fmt.Fprintln(os.Stderr, "docker column skipped:", why)
-	} else {
-		targets = append(targets, t)
+	targets := []dnsTarget{server, {"dnsmasq", dnsmasqAddr, dm.Process.Pid}}
+	if engine != labhost.EngineDocker {
+		fmt.Fprintln(os.Stderr, "docker column: not in this lab host (run this in a Docker-engine lab host, `nslab sandbox --engine docker`, or `go test -run '^$' -bench DNS -benchtime 1x ./labs/` for both side by side)")
 	}
 	for _, t := range targets {
 		// Readiness: bounded retries until the server answers the name.
@@ -257,12 +243,87 @@ func benchDNS(rows []dnsRow, rounds int, seconds float64) (err error) {
 	return nil
 }
 
-// dockerDNSTarget is where a real Docker's embedded DNS would join the
-// comparison: dockerd inside this lab host, a container of its own on a
-// user-defined network, queried from the same namespace. That needs the
-// Docker oracle (dockerd in a lab host), which this build does not have.
-func dockerDNSTarget() (dnsTarget, string) {
-	return dnsTarget{}, "no dockerd inside the lab host (the Docker oracle is not part of this build)"
+// setupNslabDNS makes the benchmark's network and containers through
+// nslab's daemon and returns the client's namespace, the target's address,
+// the embedded server (the daemon serves every container's 127.0.0.11) and
+// what removes them.
+func setupNslabDNS() (nsPath, targetIP string, server dnsTarget, cleanup func(), err error) {
+	if err := call(api.NetworkCreate{Name: "benchdns"}, nil); err != nil {
+		return "", "", server, nil, err
+	}
+	cleanup = func() {
+		call(api.RmRequest{Names: []string{"dnsclient", "target"}, Force: true}, nil)
+		call(api.NetworkRmRequest{Names: []string{"benchdns"}}, nil)
+	}
+	for _, name := range []string{"dnsclient", "target"} {
+		if err := call(api.RunOptions{Name: name, Image: "busybox", Cmd: []string{"sleep", "3600"}, Network: "benchdns", Detach: true}, nil); err != nil {
+			return "", "", server, cleanup, err
+		}
+	}
+	var info []struct {
+		NetworkSettings struct {
+			SandboxKey string
+			Networks   map[string]struct{ IPAddress string }
+		}
+	}
+	if err := call(api.InspectRequest{Names: []string{"dnsclient", "target"}}, &info); err != nil {
+		return "", "", server, cleanup, err
+	}
+	pid, err := findDaemon()
+	if err != nil {
+		return "", "", server, cleanup, err
+	}
+	return info[0].NetworkSettings.SandboxKey, info[1].NetworkSettings.Networks["benchdns"].IPAddress,
+		dnsTarget{"nslab", "127.0.0.11", pid}, cleanup, nil
+}
+
+// setupDockerDNS is setupNslabDNS on real Docker, in a Docker-engine lab
+// host, through the docker CLI. Docker's embedded DNS server runs inside
+// dockerd (a socket in each container's namespace, reached at 127.0.0.11:53
+// through DNAT rules), so dockerd's CPU time is the server's.
+func setupDockerDNS() (nsPath, targetIP string, server dnsTarget, cleanup func(), err error) {
+	cli, env, err := cliOf(labhost.EngineDocker)
+	if err != nil {
+		return "", "", server, nil, err
+	}
+	docker := func(args ...string) (string, error) {
+		cmd := exec.Command(cli, args...)
+		cmd.Env = env
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return "", fmt.Errorf("docker %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+		}
+		return strings.TrimSpace(string(out)), nil
+	}
+	if _, err := docker("network", "create", "benchdns"); err != nil {
+		return "", "", server, nil, err
+	}
+	cleanup = func() {
+		docker("rm", "-f", "dnsclient", "target")
+		docker("network", "rm", "benchdns")
+	}
+	for _, name := range []string{"dnsclient", "target"} {
+		if _, err := docker("run", "-d", "--pull", "never", "--name", name, "--network", "benchdns", "busybox", "sleep", "3600"); err != nil {
+			return "", "", server, cleanup, err
+		}
+	}
+	if nsPath, err = docker("inspect", "-f", "{{.NetworkSettings.SandboxKey}}", "dnsclient"); err != nil {
+		return "", "", server, cleanup, err
+	}
+	if targetIP, err = docker("inspect", "-f", "{{.NetworkSettings.Networks.benchdns.IPAddress}}", "target"); err != nil {
+		return "", "", server, cleanup, err
+	}
+	b, err := os.ReadFile(labhost.DockerPidfile)
+	if err != nil {
+		return "", "", server, cleanup, fmt.Errorf("dockerd's pid: %w", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return "", "", server, cleanup, fmt.Errorf("dockerd's pid file %s: %w", labhost.DockerPidfile, err)
+	}
+	return nsPath, targetIP, dnsTarget{"docker", "127.0.0.11", pid}, cleanup, nil
 }
 
 // runDNSPerf runs dnsperf inside the namespace at nsPath against addr:53
@@ -485,7 +546,10 @@ const clockTicks = 100
 
 // cpuTicks returns a process's user plus system time, with that of the
 // children it has reaped, in clock ticks.
-func cpuTicks(pid int) (int64, error) {
+func cpuTicks(pid int) (int64, error) { return procTicks(pid, true) }
+
+// procTicks is cpuTicks, with or without the reaped children's time.
+func procTicks(pid int, children bool) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, fmt.Errorf("CPU time of pid %d: %w", pid, err)
@@ -499,7 +563,11 @@ func cpuTicks(pid int) (int64, error) {
 		return 0, fmt.Errorf("CPU time of pid %d: short /proc/%d/stat", pid, pid)
 	}
 	var sum int64
-	for _, s := range f[11:15] {
+	fields := f[11:15]
+	if !children {
+		fields = f[11:13]
+	}
+	for _, s := range fields {
 		v, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
 			return 0, fmt.Errorf("CPU time of pid %d: bad /proc/%d/stat: %w", pid, pid, err)

@@ -73,6 +73,7 @@ type Endpoint struct {
 	Addr     netip.Prefix // container address with the network's prefix length
 	Gateway  netip.Addr   // default route; invalid means no default route
 	MTU      int
+	MAC      net.HardwareAddr // --mac-address; nil: MAC(Addr), Docker's
 }
 
 // Attach wires the namespace pinned at nsPath to bridge br: it creates the
@@ -101,7 +102,11 @@ func Attach(h *netlink.Handle, br netlink.Link, nsPath string, ep Endpoint) (str
 		if peerIdx, hostIdx, err = nextPair(h); err != nil {
 			return "", err
 		}
-		err = addVeth(ep.HostVeth, br.Attrs().Index, ep.MTU, ep.IfName, MAC(ep.Addr.Addr()), ns, hostIdx, peerIdx)
+		mac := ep.MAC
+		if mac == nil {
+			mac = MAC(ep.Addr.Addr())
+		}
+		err = addVeth(ep.HostVeth, br.Attrs().Index, ep.MTU, ep.IfName, mac, ns, hostIdx, peerIdx)
 		if err == nil {
 			break
 		}

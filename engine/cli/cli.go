@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"strings"
 
 	"github.com/nslab/nslab/engine/api"
 	"github.com/nslab/nslab/engine/bench"
@@ -43,7 +45,7 @@ func Main() int {
 		// Supervise refuses to run unless it is PID 1 of a new pid
 		// namespace, which only Start creates.
 		return labhost.Supervise(outsideServices)
-	case container.IsInit(), len(os.Args) > 1 && os.Args[1] == "__daemon":
+	case container.IsInit(), daemon.IsLogShim(), len(os.Args) > 1 && os.Args[1] == "__daemon":
 		// These change the namespaces they run in (mount propagation,
 		// forwarding, docker0, iptables). The marker exists only on a lab
 		// host's private /run, so on the real host they refuse.
@@ -55,6 +57,9 @@ func Main() int {
 			container.Init()
 			return 127
 		}
+		if daemon.IsLogShim() {
+			return daemon.LogShimMain()
+		}
 		return daemon.Run()
 	}
 	if len(os.Args) > 1 && needsLabHost(os.Args[1]) {
@@ -65,13 +70,22 @@ func Main() int {
 	}
 	root := newRoot()
 	root.SetArgs(os.Args[1:])
-	err := root.Execute()
+	cmd, err := root.ExecuteC()
+	if err != nil && cmd == root && strings.HasPrefix(err.Error(), "unknown command ") {
+		err = unknownCommand(root, os.Args[1:])
+	}
 	var ee exitError
+	se, isSE := isStatus(err)
 	switch {
 	case err == nil:
 		return 0
 	case errors.As(err, &ee):
 		return ee.code
+	case isSE:
+		if se.status != "" {
+			fmt.Fprintln(os.Stderr, se.status)
+		}
+		return se.code
 	case api.IsDaemonError(err):
 		fmt.Fprintln(os.Stderr, "Error response from daemon:", err)
 		return 1
@@ -92,17 +106,14 @@ func outsideServices() error {
 
 func needsLabHost(verb string) bool {
 	switch verb {
-	case "sandbox", "shell", "version", "help", "--help", "-h", "completion", "lab":
+	case "sandbox", "shell", "help", "--help", "-h", "completion", "lab":
 		return false
 	}
 	return true
 }
 
 func newRoot() *cobra.Command {
-	name := filepath.Base(os.Args[0])
-	if name != "docker" {
-		name = "nslab"
-	}
+	name := progName()
 	root := &cobra.Command{
 		Use:           name,
 		Short:         "A learning lab for Linux container networking, with Docker's verbs",
@@ -111,10 +122,119 @@ func newRoot() *cobra.Command {
 	}
 	root.AddCommand(
 		sandboxCmd(), shellCmd(), hostCmd(), outsideCmd(), runCmd(), execCmd(), psCmd(), logsCmd(), stopCmd(), killCmd(),
-		rmCmd(), inspectCmd(), networkCmd(), portCmd(), labCmd(), topologyCmd(), imagesCmd(), imageCmd(),
-		bench.Cmd(),
+		rmCmd(), startCmd(), restartCmd(), inspectCmd(), networkCmd(), portCmd(), labCmd(), topologyCmd(), imagesCmd(), imageCmd(),
+		containerCmd(), versionCmd(), infoCmd(), bench.Cmd(),
 	)
+	root.SetFlagErrorFunc(flagError)
+	dockerArgs(root)
 	return root
+}
+
+// flagError is Docker's cli.FlagErrorFunc (20.10 to 24): the error, then
+// where to look, and status 125. Docker 25+ says "Run 'docker run --help'
+// for more information" after a usage line; nslab follows v24, the notes'.
+func flagError(cmd *cobra.Command, err error) error {
+	usage := ""
+	if cmd.HasSubCommands() {
+		usage = "\n\n" + cmd.UsageString()
+	}
+	return statusError{status: fmt.Sprintf("%s\nSee '%s --help'.%s", err, cmd.CommandPath(), usage), code: 125}
+}
+
+// cobraArgs are cobra's argument-count messages, which dockerArgs words as
+// Docker's cli.RequiresMinArgs and friends do.
+var cobraArgs = regexp.MustCompile(`^(?:requires at least (\d+) arg\(s\)|accepts at most (\d+) arg\(s\)|accepts (\d+) arg\(s\)|accepts between (\d+) and (\d+) arg\(s\)|unknown command ")`)
+
+// dockerArgs gives every command Docker's wording for a wrong number of
+// arguments (status 1, as Docker's plain errors), and Docker's usage line
+// without [flags].
+func dockerArgs(c *cobra.Command) {
+	c.DisableFlagsInUseLine = true
+	for _, sub := range c.Commands() {
+		dockerArgs(sub)
+	}
+	if c.Args == nil || c.HasSubCommands() {
+		return
+	}
+	orig := c.Args
+	c.Args = func(cmd *cobra.Command, args []string) error {
+		err := orig(cmd, args)
+		if err == nil {
+			return nil
+		}
+		m := cobraArgs.FindStringSubmatch(err.Error())
+		if m == nil {
+			return err
+		}
+		var what string
+		switch {
+		case m[1] != "":
+			what = "requires at least " + m[1] + " " + plural("argument", m[1])
+		case m[2] != "":
+			what = "requires at most " + m[2] + " " + plural("argument", m[2])
+		case m[3] != "":
+			what = "requires exactly " + m[3] + " " + plural("argument", m[3])
+		case m[4] != "":
+			what = "requires at least " + m[4] + " and at most " + m[5] + " " + plural("argument", m[5])
+		default:
+			what = "accepts no arguments"
+		}
+		return statusError{code: 1, status: fmt.Sprintf("%q %s.\nSee '%s --help'.\n\nUsage:  %s\n\n%s",
+			cmd.CommandPath(), what, cmd.CommandPath(), cmd.UseLine(), cmd.Short)}
+	}
+}
+
+func plural(word, n string) string {
+	if n == "1" {
+		return word
+	}
+	return word + "s"
+}
+
+// unknownCommand is Docker's answer to a verb it does not have.
+func unknownCommand(root *cobra.Command, args []string) error {
+	verb := ""
+	for _, a := range args {
+		if !strings.HasPrefix(a, "-") {
+			verb = a
+			break
+		}
+	}
+	return statusError{code: 1, status: fmt.Sprintf("%s: '%s' is not a %s command.\nSee '%s --help'", root.Name(), verb, root.Name(), root.Name())}
+}
+
+// runError reports a failed run as Docker's CLI does: "docker: " and the
+// daemon's error, with Docker's status: 127 for a command that is not
+// there, 126 for one that cannot be run, 125 for anything else. Errors
+// before the container starts also say where to look for help.
+func runError(err error) error {
+	msg := err.Error()
+	if api.IsDaemonError(err) {
+		msg = "Error response from daemon: " + msg
+	}
+	msg = strings.TrimSuffix(msg, ".") + "."
+	var sf startFailure
+	started := errors.As(err, &sf) || strings.Contains(msg, "OCI runtime") || strings.Contains(msg, "userland proxy") ||
+		strings.Contains(msg, "port is already allocated") || strings.Contains(msg, "external connectivity")
+	if !started && api.IsDaemonError(err) {
+		msg += "\nSee '" + progName() + " run --help'."
+	}
+	code := 125
+	switch {
+	case strings.Contains(msg, "executable file not found") || strings.Contains(msg, "no such file or directory"):
+		code = 127
+	case strings.Contains(msg, "permission denied") || strings.Contains(msg, "is a directory"):
+		code = 126
+	}
+	return statusError{status: progName() + ": " + msg, code: code}
+}
+
+// progName is the name the CLI answers to: docker, or nslab.
+func progName() string {
+	if filepath.Base(os.Args[0]) == "docker" {
+		return "docker"
+	}
+	return "nslab"
 }
 
 // call is labhost.CallDaemon.

@@ -15,7 +15,10 @@ func TestQuoteCommand(t *testing.T) {
 		"sleep 1000":                   `"sleep 1000"`,
 		"":                             `""`,
 		"1234567890123456789":          `"1234567890123456789"`,
-		"12345678901234567890":         `"1234567890123456789…"`,
+		"12345678901234567890":         `"12345678901234567890"`, // 20 fit (formatter.Ellipsis)
+		"123456789012345678901":        `"1234567890123456789…"`,
+		"sh -c 'exit 3'":               `"sh -c 'exit 3'"`,
+		`echo "hi"`:                    `"echo \"hi\""`, // strconv.Quote, as Docker
 		"sh -c while true; do :; done": `"sh -c while true; d…"`,
 		"héllo wörld ünïcode lines":    `"héllo wörld ünïcode…"`,
 	} {
@@ -71,7 +74,7 @@ var inspectObjs = []json.RawMessage{
 // Without -f, inspect prints a JSON array indented by four spaces.
 func TestPrintInspectJSON(t *testing.T) {
 	var b bytes.Buffer
-	if err := printInspect(&b, inspectObjs[:1], ""); err != nil {
+	if _, err := printInspect(&b, inspectObjs[:1], ""); err != nil {
 		t.Fatal(err)
 	}
 	want := `[
@@ -101,7 +104,7 @@ func TestPrintInspectJSON(t *testing.T) {
 		t.Fatalf("inspect printed\n%s\nwant\n%s", b.String(), want)
 	}
 	b.Reset()
-	if err := printInspect(&b, nil, ""); err != nil || b.String() != "[]\n" {
+	if _, err := printInspect(&b, nil, ""); err != nil || b.String() != "[]\n" {
 		t.Fatalf("inspect of nothing printed %q, %v", b.String(), err)
 	}
 }
@@ -118,8 +121,8 @@ func TestPrintInspectTemplate(t *testing.T) {
 		"{{if .State.Running}}up{{else}}down{{end}}":                               "up\ndown\n",
 	} {
 		var b bytes.Buffer
-		if err := printInspect(&b, inspectObjs, format); err != nil {
-			t.Errorf("-f %q: %v", format, err)
+		if errs, err := printInspect(&b, inspectObjs, format); err != nil || errs != nil {
+			t.Errorf("-f %q: %v %v", format, err, errs)
 			continue
 		}
 		if b.String() != want {
@@ -127,8 +130,44 @@ func TestPrintInspectTemplate(t *testing.T) {
 		}
 	}
 	var b bytes.Buffer
-	if err := printInspect(&b, inspectObjs, "{{.Name"); err == nil || !strings.Contains(err.Error(), "template parsing error") {
+	if _, err := printInspect(&b, inspectObjs, "{{.Name"); err == nil || !strings.Contains(err.Error(), "template parsing error") {
 		t.Fatalf("bad template: %v", err)
+	}
+}
+
+// Templates run on Docker's typed structs first, as Docker's CLI does: a
+// documented field the JSON omits (omitempty) has its Go zero value, not
+// <no value>. A key that is no field runs again on the maps with
+// missingkey=error, and Docker's error names it; the object prints
+// nothing. With nothing printed, the output is one empty line.
+func TestPrintInspectTyped(t *testing.T) {
+	objs := []json.RawMessage{
+		json.RawMessage(`{"Name":"/web","State":{"Running":true},"HostConfig":{},"Config":{"Env":[]},"NetworkSettings":{"Networks":{"bridge":{"IPAddress":"172.17.0.2"}}}}`),
+		json.RawMessage(`{"Name":"/db","State":{"Running":false},"HostConfig":{},"Config":{"Env":null},"NetworkSettings":{"Networks":{}}}`),
+	}
+	for format, want := range map[string]string{
+		"{{.State.Health}}|{{.Config.StopSignal}}|{{.HostConfig.Init}}|{{.SizeRw}}": "<nil>||<nil>|<nil>\n<nil>||<nil>|<nil>\n",
+		"{{.Config.ExposedPorts}}|{{.HostConfig.Sysctls}}|{{len .Config.Env}}":      "map[]|map[]|0\nmap[]|map[]|0\n",
+		"{{.NetworkSettings.Networks}}":                                             "map[bridge:{<nil> [] []    172.17.0.2 0   0  map[]}]\nmap[]\n",
+	} {
+		var b bytes.Buffer
+		if errs, err := printInspect(&b, objs, format); err != nil || errs != nil {
+			t.Errorf("-f %q: %v %v", format, err, errs)
+			continue
+		}
+		if b.String() != want {
+			t.Errorf("-f %q printed %q, want %q", format, b.String(), want)
+		}
+	}
+	var b bytes.Buffer
+	errs, err := printInspect(&b, objs, "{{.Config.Bogus}}")
+	want := `template parsing error: template: :1:9: executing "" at <.Config.Bogus>: map has no entry for key "Bogus"`
+	if err != nil || len(errs) != 2 || errs[0] != want || b.String() != "\n" {
+		t.Fatalf("-f {{.Config.Bogus}}: printed %q, errors %q, %v; want one empty line and %q twice", b.String(), errs, err, want)
+	}
+	b.Reset()
+	if _, err := printInspect(&b, nil, "{{.Id}}"); err != nil || b.String() != "\n" {
+		t.Fatalf("-f of nothing printed %q, %v", b.String(), err)
 	}
 }
 

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,26 +9,22 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"os/signal"
 	"strings"
 	"syscall"
-	"text/tabwriter"
-	"text/template"
 	"time"
 
-	"github.com/creack/pty"
 	"github.com/nslab/nslab/engine/api"
 	"github.com/nslab/nslab/engine/container"
 	"github.com/nslab/nslab/engine/daemon"
 	"github.com/nslab/nslab/engine/labhost"
 	"github.com/nslab/nslab/engine/portmap"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 )
 
 func runCmd() *cobra.Command {
 	var o api.RunOptions
 	var env, envFiles []string
+	var rf *runFlags
 	c := &cobra.Command{
 		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
 		Short: "Create and start a container",
@@ -43,19 +38,27 @@ func runCmd() *cobra.Command {
 					return exitError{125}
 				}
 			}
+			if err := checkRunFlags(o); err != nil {
+				fmt.Fprintln(os.Stderr, "nslab:", err)
+				return exitError{125}
+			}
 			var err error
 			if o.Env, err = readEnvFiles(envFiles, env); err != nil {
 				fmt.Fprintln(os.Stderr, "nslab:", err)
 				return exitError{125}
 			}
+			if err := rf.finish(cmd.Flags(), &o); err != nil {
+				fmt.Fprintln(os.Stderr, "nslab:", err)
+				return exitError{125}
+			}
+			if err := createCIDFile(o.ContainerIDFile); err != nil {
+				fmt.Fprintln(os.Stderr, "nslab:", err)
+				return exitError{cidFileExit(err)}
+			}
+			defer removeEmptyCIDFile(o.ContainerIDFile)
 			code, err := run(o)
 			if err != nil {
-				if api.IsDaemonError(err) {
-					fmt.Fprintln(os.Stderr, "nslab: Error response from daemon:", err)
-				} else {
-					fmt.Fprintln(os.Stderr, "nslab:", err)
-				}
-				return exitError{125}
+				return runError(err)
 			}
 			if code != 0 {
 				return exitError{code}
@@ -71,8 +74,8 @@ func runCmd() *cobra.Command {
 	f.BoolVar(&o.AutoRemove, "rm", false, "Automatically remove the container when it exits")
 	f.StringVar(&o.Name, "name", "", "Assign a name to the container")
 	f.StringVarP(&o.Hostname, "hostname", "h", "", "Container host name")
-	f.StringVar(&o.Network, "network", "bridge", "Connect a container to a network (bridge, host, none, container:<name|id>)")
-	f.StringVar(&o.Network, "net", "bridge", "Alias of --network")
+	f.StringVar(&o.Network, "network", "", "Connect a container to a network (bridge, host, none, container:<name|id>)")
+	f.StringVar(&o.Network, "net", "", "Alias of --network")
 	f.StringVar(&o.Pid, "pid", "", "PID namespace to use (host, container:<name|id>)")
 	f.StringSliceVar(&o.Aliases, "network-alias", nil, "Add network-scoped alias for the container")
 	f.StringVar(&o.IP, "ip", "", "IPv4 address (e.g., 172.30.100.104)")
@@ -87,7 +90,9 @@ func runCmd() *cobra.Command {
 	f.StringArrayVar(&o.LogOpts, "log-opt", nil, "Log driver options (json-file: max-size, default 10m; max-file, default 3)")
 	f.VarP(envFlag{&env}, "env", "e", "Set environment variables")
 	f.StringArrayVar(&envFiles, "env-file", nil, "Read in a file of environment variables")
+	lifecycleFlags(f, &o)
 	f.MarkHidden("net")
+	rf = addRunFlags(f, &o)
 	c.Flags().BoolP("help", "", false, "help for run")
 	return c
 }
@@ -103,44 +108,14 @@ func run(o api.RunOptions) (int, error) {
 		return 0, err
 	}
 	defer conn.Close()
-	var files []*os.File
-	var master *os.File
-	var restore func()
-	switch {
-	case o.Detach:
-	case o.Tty:
-		m, slave, err := pty.Open()
-		if err != nil {
-			return 0, fmt.Errorf("allocate a terminal: %w", err)
+	a := &attached{}
+	if !o.Detach {
+		if a, err = attach(o.Tty, o.Interactive); err != nil {
+			return 0, err
 		}
-		defer slave.Close()
-		master = m
-		defer master.Close()
-		if term.IsTerminal(int(os.Stdin.Fd())) {
-			pty.InheritSize(os.Stdin, slave)
-			if st, err := term.MakeRaw(int(os.Stdin.Fd())); err == nil {
-				restore = func() { term.Restore(int(os.Stdin.Fd()), st) }
-				defer restore()
-			}
-			winch := make(chan os.Signal, 1)
-			signal.Notify(winch, syscall.SIGWINCH)
-			defer signal.Stop(winch)
-			go func() {
-				// The slave is closed once the daemon has it; the
-				// master sets the same window size.
-				for range winch {
-					pty.InheritSize(os.Stdin, master)
-				}
-			}()
-		}
-		files = []*os.File{slave}
-	default:
-		files = []*os.File{os.Stdout, os.Stderr}
-		if o.Interactive {
-			files = append(files, os.Stdin)
-		}
+		defer a.close()
 	}
-	if err := conn.Send(o, files...); err != nil {
+	if err := conn.Send(o, a.files...); err != nil {
 		return 0, err
 	}
 	var res api.RunResult
@@ -150,47 +125,20 @@ func run(o api.RunOptions) (int, error) {
 	for _, w := range res.Warnings {
 		fmt.Fprintln(os.Stderr, "WARNING:", w)
 	}
+	if err := writeCIDFile(o.ContainerIDFile, res.ID); err != nil {
+		return 0, err
+	}
+	if res.StartError != "" {
+		return 0, startError(o, res)
+	}
 	if o.Detach {
 		fmt.Println(res.ID)
 		return 0, nil
 	}
-	outDone := make(chan struct{})
-	if master != nil {
-		for _, f := range files {
-			f.Close()
-		}
-		if o.Interactive {
-			go io.Copy(master, os.Stdin)
-		}
-		go func() {
-			io.Copy(os.Stdout, master)
-			close(outDone)
-		}()
-	} else {
-		close(outDone)
-		// Like docker run's --sig-proxy: forward ^C and TERM.
-		sigc := make(chan os.Signal, 2)
-		signal.Notify(sigc, syscall.SIGINT, syscall.SIGTERM)
-		defer signal.Stop(sigc)
-		go func() {
-			for s := range sigc {
-				call(api.KillRequest{Names: []string{res.ID}, Signal: int(s.(syscall.Signal))}, nil)
-			}
-		}()
-	}
-	if err := conn.Recv(&res); err != nil {
-		return 0, err
-	}
-	if master != nil {
-		select {
-		case <-outDone:
-		case <-time.After(2 * time.Second):
-		}
-	}
-	if res.ExitCode == nil {
-		return 0, errors.New("daemon did not report an exit code")
-	}
-	return *res.ExitCode, nil
+	return a.pump(res.ID, o.Interactive, func() (*int, error) {
+		err := conn.Recv(&res)
+		return res.ExitCode, err
+	})
 }
 
 func execCmd() *cobra.Command {
@@ -253,65 +201,6 @@ func execCmd() *cobra.Command {
 	c.Flags().BoolVar(&privileged, "privileged", false, "Give extended privileges to the command")
 	c.Flags().VarP(envFlag{&env}, "env", "e", "Set environment variables")
 	return c
-}
-
-func psCmd() *cobra.Command {
-	var all, quiet bool
-	c := &cobra.Command{
-		Use:   "ps [OPTIONS]",
-		Short: "List containers",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			var rows []api.PsEntry
-			if err := call(api.PsRequest{All: all}, &rows); err != nil {
-				return err
-			}
-			sortPs(rows)
-			if quiet {
-				for _, r := range rows {
-					fmt.Println(r.ID[:12])
-				}
-				return nil
-			}
-			w := tabwriter.NewWriter(os.Stdout, 10, 1, 3, ' ', 0)
-			fmt.Fprintln(w, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
-			now := time.Now()
-			for _, r := range rows {
-				status := "Created"
-				switch {
-				case r.Running:
-					status = "Up " + humanDuration(now.Sub(r.Started))
-				case !r.Finished.IsZero():
-					status = fmt.Sprintf("Exited (%d) %s ago", r.ExitCode, humanDuration(now.Sub(r.Finished)))
-				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s ago\t%s\t%s\t%s\n", r.ID[:12], r.Image, quoteCommand(r.Command),
-					humanDuration(now.Sub(r.Created)), status, r.Ports, r.Names)
-			}
-			return w.Flush()
-		},
-	}
-	c.Flags().BoolVarP(&all, "all", "a", false, "Show all containers (default shows just running)")
-	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "Only display container IDs")
-	return c
-}
-
-func sortPs(rows []api.PsEntry) {
-	// Newest first, as Docker lists them.
-	for i := 1; i < len(rows); i++ {
-		for j := i; j > 0 && rows[j].Created.After(rows[j-1].Created); j-- {
-			rows[j], rows[j-1] = rows[j-1], rows[j]
-		}
-	}
-}
-
-// quoteCommand renders a command as docker ps does: quoted, cut to 20
-// characters with an ellipsis.
-func quoteCommand(s string) string {
-	r := []rune(s)
-	if len(r) > 19 {
-		s = string(r[:19]) + "…"
-	}
-	return `"` + s + `"`
 }
 
 // humanDuration is go-units' HumanDuration, which docker ps uses.
@@ -489,106 +378,6 @@ var signals = map[string]syscall.Signal{
 	"USR1": syscall.SIGUSR1, "USR2": syscall.SIGUSR2, "QUIT": syscall.SIGQUIT, "9": syscall.SIGKILL, "15": syscall.SIGTERM,
 }
 
-func inspectCmd() *cobra.Command {
-	return inspectCommand("inspect [OPTIONS] NAME|ID [NAME|ID...]", "Return low-level information on containers and networks",
-		func(names []string) api.Operation { return api.InspectRequest{Names: names} })
-}
-
-// inspectCommand is `inspect` or `network inspect`: the daemon's objects as
-// Docker prints them, or through -f's template.
-func inspectCommand(use, short string, req func(names []string) api.Operation) *cobra.Command {
-	var format string
-	c := &cobra.Command{
-		Use:   use,
-		Short: short,
-		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			var raw api.InspectResponse
-			if err := call(req(args), &raw); err != nil {
-				return err
-			}
-			return printInspect(os.Stdout, raw, format)
-		},
-	}
-	c.Flags().StringVarP(&format, "format", "f", "", "Format output using a Go template")
-	return c
-}
-
-// printInspect prints objects as Docker does: a JSON array indented by four
-// spaces, or one line per object from a Go template. Templates see the JSON
-// as maps, with Docker's json, join, lower, upper, split and title functions.
-func printInspect(w io.Writer, raw []json.RawMessage, format string) error {
-	if format == "" {
-		var buf bytes.Buffer
-		buf.WriteString("[")
-		for i, r := range raw {
-			if i > 0 {
-				buf.WriteString(",")
-			}
-			var ind bytes.Buffer
-			json.Indent(&ind, r, "    ", "    ")
-			buf.WriteString("\n    ")
-			buf.Write(ind.Bytes())
-		}
-		if len(raw) > 0 {
-			buf.WriteString("\n")
-		}
-		buf.WriteString("]\n")
-		_, err := w.Write(buf.Bytes())
-		return err
-	}
-	tmpl, err := template.New("").Funcs(template.FuncMap{
-		"json": func(v any) (string, error) {
-			b, err := json.Marshal(v)
-			return string(b), err
-		},
-		"join":  strings.Join,
-		"lower": strings.ToLower,
-		"upper": strings.ToUpper,
-		"split": strings.Split,
-		"title": strings.Title, //lint:ignore SA1019 Docker's template "title" is strings.Title, word boundaries and all
-		"len":   templateLen,
-	}).Parse(format)
-	if err != nil {
-		return fmt.Errorf("template parsing error: %w", err)
-	}
-	for _, r := range raw {
-		dec := json.NewDecoder(bytes.NewReader(r))
-		dec.UseNumber()
-		var v any
-		if err := dec.Decode(&v); err != nil {
-			return err
-		}
-		var out bytes.Buffer
-		if err := tmpl.Execute(&out, v); err != nil {
-			return fmt.Errorf("template: %w", err)
-		}
-		out.WriteString("\n")
-		if _, err := w.Write(out.Bytes()); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// templateLen is the template's len, with an error that names the problem
-// where the builtin says "reflect: call of reflect.Value.Type on zero Value":
-// the field is missing (inspect's objects are maps here, so a misspelt
-// field is nil, not an error) or null.
-func templateLen(v any) (int, error) {
-	switch x := v.(type) {
-	case nil:
-		return 0, errors.New("len of nothing: the field is missing or null (field names are case-sensitive, such as .NetworkSettings.Networks)")
-	case string:
-		return len(x), nil
-	case []any:
-		return len(x), nil
-	case map[string]any:
-		return len(x), nil
-	}
-	return 0, fmt.Errorf("len of %T: it has no length", v)
-}
-
 func networkCmd() *cobra.Command {
 	n := &cobra.Command{
 		Use:   "network COMMAND",
@@ -597,35 +386,9 @@ func networkCmd() *cobra.Command {
 		// Help, as Docker's `docker network` alone prints.
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
-	var quiet bool
-	ls := &cobra.Command{
-		Use:     "ls",
-		Aliases: []string{"list"},
-		Short:   "List networks",
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			var rows []api.NetworkSummary
-			if err := call(api.NetworkLsRequest{}, &rows); err != nil {
-				return err
-			}
-			if quiet {
-				for _, r := range rows {
-					fmt.Println(r.ID[:12])
-				}
-				return nil
-			}
-			w := tabwriter.NewWriter(os.Stdout, 10, 1, 3, ' ', 0)
-			fmt.Fprintln(w, "NETWORK ID\tNAME\tDRIVER\tSCOPE")
-			for _, r := range rows {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.ID[:12], r.Name, r.Driver, r.Scope)
-			}
-			return w.Flush()
-		},
-	}
-	ls.Flags().BoolVarP(&quiet, "quiet", "q", false, "Only display network IDs")
-	inspect := inspectCommand("inspect [OPTIONS] NETWORK [NETWORK...]", "Display detailed information on one or more networks",
+	inspect := inspectCommand("inspect [OPTIONS] NETWORK [NETWORK...]", "Display detailed information on one or more networks", false,
 		func(names []string) api.Operation { return api.NetworkInspectRequest{Names: names} })
-	n.AddCommand(ls, inspect, networkCreateCmd(), networkRmCmd(), networkConnectCmd(), networkDisconnectCmd())
+	n.AddCommand(networkLsCmd(), inspect, networkCreateCmd(), networkRmCmd(), networkConnectCmd(), networkDisconnectCmd())
 	return n
 }
 

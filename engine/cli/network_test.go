@@ -64,17 +64,21 @@ func TestNetworkUnknownSubcommand(t *testing.T) {
 }
 
 // TestInspectLenOfMissingField: the builtin len said "reflect: call of
-// reflect.Value.Type on zero Value" for a missing or null field.
+// reflect.Value.Type on zero Value" for a null field; a missing one is
+// Docker's missingkey=error, which names the key.
 func TestInspectLenOfMissingField(t *testing.T) {
 	raw := []json.RawMessage{json.RawMessage(`{"L":[1,2],"M":{"a":1},"S":"abc","N":null}`)}
 	var out bytes.Buffer
-	if err := printInspect(&out, raw, "{{len .L}} {{len .M}} {{len .S}}"); err != nil || out.String() != "2 1 3\n" {
-		t.Errorf("len of present fields = %q, %v; want \"2 1 3\\n\"", out.String(), err)
+	if errs, err := printInspect(&out, raw, "{{len .L}} {{len .M}} {{len .S}}"); err != nil || errs != nil || out.String() != "2 1 3\n" {
+		t.Errorf("len of present fields = %q, %v %v; want \"2 1 3\\n\"", out.String(), errs, err)
 	}
-	for _, f := range []string{"{{len .Missing}}", "{{len .N}}"} {
-		err := printInspect(io.Discard, raw, f)
-		if err == nil || strings.Contains(err.Error(), "reflect") || !strings.Contains(err.Error(), "the field is missing or null") {
-			t.Errorf("%s: err = %v, want one saying the field is missing or null", f, err)
+	for f, want := range map[string]string{
+		"{{len .Missing}}": `map has no entry for key "Missing"`,
+		"{{len .N}}":       "the field is missing or null",
+	} {
+		errs, err := printInspect(io.Discard, raw, f)
+		if err != nil || len(errs) != 1 || strings.Contains(errs[0], "reflect") || !strings.Contains(errs[0], want) {
+			t.Errorf("%s: errors %q, %v; want one saying %q", f, errs, err, want)
 		}
 	}
 }

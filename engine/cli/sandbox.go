@@ -7,9 +7,11 @@ import (
 	"os/exec"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/nslab/nslab/engine/labhost"
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 )
 
 func sandboxCmd() *cobra.Command {
@@ -132,6 +134,8 @@ func inSandbox(o labhost.Options, argv, env []string) error {
 	// Only now is c.Process set; signals that came in meanwhile wait in
 	// sigc and are forwarded here, in order.
 	proc := c.Process
+	watch := h.Watch()
+	defer watch.Close()
 	stop := make(chan struct{})
 	forwarded := make(chan struct{})
 	go func() {
@@ -152,8 +156,12 @@ func inSandbox(o labhost.Options, argv, env []string) error {
 	<-forwarded
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
+		ws, _ := ee.Sys().(syscall.WaitStatus)
+		if why := diedWith(watch, ws); why != "" {
+			fmt.Fprintln(os.Stderr, "nslab:", why)
+		}
 		h.Close()
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		if ws.Signaled() {
 			return exitError{128 + int(ws.Signal())}
 		}
 		return exitError{ee.ExitCode()}
@@ -162,6 +170,31 @@ func inSandbox(o labhost.Options, argv, env []string) error {
 		return fmt.Errorf("run %q in the lab host: %w", argv[0], err)
 	}
 	return nil
+}
+
+// diedWith explains a command that ended because a part of the sandbox
+// died: the lab host (its supervisor, or its engine daemon beyond the
+// supervisor's restarts: the kernel then kills the command), or nsenter,
+// which passes on its command's fatal signal. It is "" for an ordinary
+// exit or a signal a user sends on purpose.
+func diedWith(w *labhost.Watch, ws syscall.WaitStatus) string {
+	wait := time.Duration(0)
+	if ws.Signaled() && ws.Signal() == syscall.SIGKILL || ws.ExitStatus() == 255 {
+		// The kernel kills the lab host's processes before PID 1 is
+		// a zombie: give the supervisor a moment to be seen gone.
+		wait = 2 * time.Second
+	}
+	if why, ended := w.Ended(wait); ended {
+		return why
+	}
+	if !ws.Signaled() {
+		return ""
+	}
+	switch ws.Signal() {
+	case syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGPIPE, syscall.SIGQUIT:
+		return ""
+	}
+	return fmt.Sprintf("the command in the lab host (or nsenter, which ran it there and passes on its signal) was killed by signal %s; the lab host itself was still running", unix.SignalName(ws.Signal()))
 }
 
 // pendingTermination returns a SIGTERM or SIGHUP already received, or 0.

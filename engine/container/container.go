@@ -63,6 +63,10 @@ type Spec struct {
 	Security Security
 	// Sysctls are --sysctl values, checked by ValidSysctl.
 	Sysctls map[string]string
+	// Mounts are -v and --mount binds; WorkDir is -w; Init is --init.
+	Mounts  []Mount
+	WorkDir string
+	Init    bool
 
 	Stdin  *os.File
 	Stdout *os.File
@@ -80,6 +84,9 @@ type initConfig struct {
 	Binds    [][2]string // source, target inside the root
 	Security Security
 	Sysctls  map[string]string
+	Mounts   []Mount
+	WorkDir  string
+	Init     bool
 }
 
 const envInitConfig = "NSLAB_INIT_CONFIG"
@@ -99,7 +106,7 @@ func Start(s Spec) (*exec.Cmd, error) {
 	}
 	cfg := initConfig{
 		Hostname: s.Hostname, Dir: s.Dir, Lower: s.Lower, Cmd: s.Cmd, Env: s.Env, Tty: s.Tty,
-		Security: s.Security, Sysctls: s.Sysctls,
+		Security: s.Security, Sysctls: s.Sysctls, Mounts: s.Mounts, WorkDir: s.WorkDir, Init: s.Init,
 		Binds: [][2]string{
 			{s.Hosts, "/etc/hosts"}, {s.HostnameFile, "/etc/hostname"}, {s.ResolvConf, "/etc/resolv.conf"},
 		},
@@ -187,7 +194,13 @@ func Init() {
 	if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
 		fail("set hostname: %v", err)
 	}
-	env := append(Env(cfg.Hostname, cfg.Tty), cfg.Env...)
+	env := Env(cfg.Hostname, cfg.Tty)
+	if u := cfg.Security.User; u != nil {
+		// runc's HOME: the user's, from the image's passwd ("/" when
+		// the user has none), unless the container's Env sets it.
+		env = append(env, "HOME="+u.Home)
+	}
+	env = append(env, cfg.Env...)
 	if len(cfg.Cmd) == 0 {
 		fail("no command specified")
 	}
@@ -200,14 +213,26 @@ func Init() {
 		}
 	}
 	env = os.Environ()
+	if err := workDir(cfg.WorkDir); err != nil {
+		fail("%v", err)
+	}
 	path, err := exec.LookPath(cfg.Cmd[0])
 	if err != nil {
 		fail("exec: %q: executable file not found in $PATH", cfg.Cmd[0])
+	}
+	if cfg.Init {
+		nameDockerInit(cfg.Cmd)
 	}
 	// Last, on this thread (the main one, locked), give up what the
 	// container may not have; execve passes it on.
 	if err := limitCaps(cfg.Security); err != nil {
 		fail("container security: %v", err)
+	}
+	if cfg.Init {
+		// The command is now started; the status pipe must not
+		// outlive this point as if the start had failed.
+		status.Close()
+		runDockerInit(path, cfg.Cmd, env, cfg.Tty)
 	}
 	err = unix.Exec(path, cfg.Cmd, env)
 	fail("exec %s: %v", cfg.Cmd[0], err)
@@ -318,6 +343,14 @@ func setupRoot(cfg initConfig) error {
 		}
 		if err := unix.Mount(b[0], t, "", unix.MS_BIND, ""); err != nil {
 			return fmt.Errorf("bind %s on %s: %w", b[0], b[1], err)
+		}
+	}
+	if err := bindMounts(root, cfg.Mounts); err != nil {
+		return err
+	}
+	if cfg.Init {
+		if err := bindDockerInit(root); err != nil {
+			return fmt.Errorf("bind docker-init: %w", err)
 		}
 	}
 	old := filepath.Join(root, ".oldroot")

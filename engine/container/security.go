@@ -95,6 +95,7 @@ type Security struct {
 	Privileged      bool     // all capabilities, /proc/sys writable, nothing masked
 	Caps            []string // the capability set, when not privileged
 	NoNewPrivileges bool     // --security-opt no-new-privileges
+	User            *User    `json:",omitempty"` // -u; nil is root with root's groups
 }
 
 // limitCaps confines the calling thread, and so the program it execs next,
@@ -111,6 +112,9 @@ func limitCaps(s Security) error {
 		}
 	}
 	if s.Privileged {
+		if s.User != nil {
+			return setUser(s.User)
+		}
 		return nil
 	}
 	var keep [2]uint32
@@ -136,6 +140,16 @@ func limitCaps(s Security) error {
 	}
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
 		return fmt.Errorf("clear ambient capabilities: %w", err)
+	}
+	if s.User != nil {
+		if err := setUser(s.User); err != nil {
+			return err
+		}
+		if s.User.UID != 0 {
+			// As Docker: a user other than root keeps the bounding
+			// set but has no permitted or effective capabilities.
+			keep = [2]uint32{}
+		}
 	}
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	data := [2]unix.CapUserData{

@@ -71,6 +71,10 @@ type Container struct {
 	LogConfig       map[string]string // --log-opt as given
 	LogMaxSize      int64
 	LogMaxFile      int
+	// Restart policy, stop signal, start errors (see lifecycle.go).
+	Lifecycle
+	// Mounts, process, DNS and metadata (see runopts.go).
+	RunOpts
 
 	lower  string // the image's root filesystem, resolved by create
 	cmd    *exec.Cmd
@@ -84,6 +88,8 @@ type Container struct {
 	external atomic.Bool
 	proxies  []*portmap.Proxy
 	tees     []*teeTarget // an attached run's caller, while it is there
+	Inspect  inspectState // what only inspect shows (inspect.go)
+	live     liveInfo     // what a restarted daemon needs to adopt it (restore.go)
 }
 
 func (c *Container) running() bool { return c.Status == "running" }
@@ -107,10 +113,7 @@ func (d *Daemon) create(o api.RunOptions) (*Container, error) {
 		ID: container.NewID(), Image: o.Image, Cmd: o.Cmd, Tty: o.Tty, OpenStdin: o.Interactive,
 		AutoRemove: o.AutoRemove, Created: time.Now(), Status: "created", exited: make(chan struct{}),
 	}
-	if len(c.Cmd) == 0 {
-		c.Cmd = img.Cmd
-	}
-	c.ImageID, c.Entrypoint = img.ID, img.Entrypoint
+	c.ImageID = img.ID
 	c.Env = image.MergeEnv(img.Env, o.Env)
 	for _, p := range img.ExposedPorts {
 		b, err := portmap.ParseExposed(p)
@@ -171,7 +174,7 @@ func (d *Daemon) create(o api.RunOptions) (*Container, error) {
 		if n.Driver != "bridge" {
 			return nil, fmt.Errorf("network %s is not a bridge network", mode)
 		}
-		if err := checkEndpointRequest(n, o.Aliases, o.IP); err != nil {
+		if err := checkRunEndpoint(n, o.Aliases, o.IP); err != nil {
 			return nil, err
 		}
 		c.NetworkMode = n.Name
@@ -204,7 +207,14 @@ func (d *Daemon) create(o api.RunOptions) (*Container, error) {
 	if err := applySecurity(c, o); err != nil {
 		return nil, err
 	}
+	if err := applyLifecycle(c, o); err != nil {
+		return nil, err
+	}
+	if err := d.applyRunOpts(c, o, img.Entrypoint, img.Cmd); err != nil {
+		return nil, err
+	}
 	c.Dir = filepath.Join(d.dir, "containers", c.ID)
+	c.Inspect = newInspectState(c, o)
 	d.containers[c.ID] = c
 	return c, nil
 }
@@ -243,11 +253,18 @@ func (d *Daemon) start(c *Container, stdin, stdout, stderr *os.File) (err error)
 		Stdin: stdin, Stdout: stdout, Stderr: stderr,
 		Hosts: c.file("hosts"), HostnameFile: c.file("hostname"), ResolvConf: c.file("resolv.conf"),
 		Lower: c.lower, Security: c.security(), Sysctls: c.Sysctls,
+		WorkDir: c.WorkingDir, Init: c.Init,
+	}
+	if spec.Mounts, err = c.containerMounts(); err != nil {
+		return err
 	}
 
 	var addrs []netip.Addr
 	switch {
 	case c.NetworkMode == "host":
+		if err := netns.PinOwn(d.hostSandboxKey()); err != nil {
+			return err
+		}
 		hosts, _ := os.ReadFile("/etc/hosts")
 		resolv, _ := os.ReadFile("/etc/resolv.conf")
 		if err := writeFiles(c, string(hosts), string(resolv)); err != nil {
@@ -291,13 +308,19 @@ func (d *Daemon) start(c *Container, stdin, stdout, stderr *os.File) (err error)
 				}
 			})
 			addrs = append(addrs, ep.Addr.Addr())
+			if err := d.reconnect(c, &undo); err != nil {
+				return err
+			}
 		}
-		if err := writeFiles(c, container.HostsFile(c.Hostname, addrs), d.resolvConf(c)); err != nil {
+		if err := writeFiles(c, d.hostsFile(c, addrs), d.resolvConf(c)); err != nil {
 			return err
 		}
 	}
 	if len(c.Bindings) > 0 {
 		if err := d.publish(c); err != nil {
+			if len(c.Endpoints) > 0 {
+				return fmt.Errorf("driver failed programming external connectivity on endpoint %s (%s): %w", c.Name, c.Endpoints[0].EndpointID, err)
+			}
 			return err
 		}
 		undo = append(undo, func() { d.unpublish(c) })
@@ -315,7 +338,7 @@ func (d *Daemon) start(c *Container, stdin, stdout, stderr *os.File) (err error)
 	}
 	cmd, err := container.Start(spec)
 	if err != nil {
-		return err
+		return ociStartError(err)
 	}
 	c.cmd = cmd
 	c.Pid = cmd.Process.Pid
@@ -350,6 +373,7 @@ func disableIPv6() error {
 // reap waits for the container's first process and releases its network,
 // as Docker deletes a stopped container's endpoints.
 func (d *Daemon) reap(c *Container) {
+	waitExited(c.cmd.Process.Pid) // see teardown.go
 	if c.PidMode != "" {
 		// In a shared pid namespace the kernel does not kill the
 		// container's other processes when its first one exits; Docker
@@ -365,18 +389,12 @@ func (d *Daemon) reap(c *Container) {
 		}
 		unix.Kill(-c.Pid, unix.SIGKILL)
 	}
+	record := keepExit(c) // live-restore (restore.go)
 	err := c.cmd.Wait()
-	// Output ends when every writer has gone; bound the wait in case some
-	// process outside the container still holds a pipe.
-	drained := make(chan struct{})
-	go func() { c.output.Wait(); close(drained) }()
-	select {
-	case <-drained:
-	case <-time.After(2 * time.Second):
-		log.Printf("container %s: output still open 2 s after exit; not waiting", c.Name)
-	}
+	waitOutput(c)
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	c.live.exitRecord = record
 	c.Status = "exited"
 	c.FinishedAt = time.Now()
 	c.ExitCode = 0
@@ -392,6 +410,8 @@ func (d *Daemon) reap(c *Container) {
 	close(c.exited)
 	if c.AutoRemove {
 		d.remove(c)
+	} else {
+		d.afterExit(c)
 	}
 	d.stateChanged()
 }
@@ -399,6 +419,8 @@ func (d *Daemon) reap(c *Container) {
 // releaseNetwork frees addresses and unpins the netns; the kernel destroys
 // the namespace and its veths. Call with d.mu held.
 func (d *Daemon) releaseNetwork(c *Container) {
+	d.keepForInspect(c)
+	rememberConnected(c)
 	// Detaching the first endpoint also unpublishes the ports.
 	for len(c.Endpoints) > 0 {
 		d.detach(c, c.Endpoints[0])
@@ -423,6 +445,7 @@ func (d *Daemon) releaseNetwork(c *Container) {
 func (d *Daemon) remove(c *Container) {
 	delete(d.containers, c.ID)
 	os.RemoveAll(c.Dir)
+	trimSoon() // see teardown.go
 }
 
 // handleRun creates and starts a container. An attached run keeps the
@@ -449,9 +472,16 @@ func (d *Daemon) handleRun(s *api.ServerConn) {
 		f.Close()
 	}
 	if err != nil {
-		d.remove(c)
+		// Created, it stays, with its name, as Docker leaves a container
+		// that could not start; with --rm it goes.
+		err = labhost.NoSpace(err)
+		startFailed(c, err)
+		if c.AutoRemove {
+			d.remove(c)
+		}
+		d.stateChanged()
 		d.mu.Unlock()
-		s.Reply(nil, labhost.NoSpace(err))
+		s.Reply(api.RunResult{ID: c.ID, StartError: err.Error()}, nil)
 		return
 	}
 	d.stateChanged()
@@ -461,20 +491,26 @@ func (d *Daemon) handleRun(s *api.ServerConn) {
 	if o.Detach {
 		return
 	}
+	if code, ok := d.awaitExit(s, c, exited); ok {
+		s.Reply(api.RunResult{ID: c.ID, ExitCode: &code}, nil)
+	}
+}
+
+// awaitExit waits, for an attached run or start, until the container has
+// exited (its code, true) or the caller has gone (false): then the
+// container runs on, detached, and its output goes to the log only.
+func (d *Daemon) awaitExit(s *api.ServerConn, c *Container, exited <-chan struct{}) (int, bool) {
 	select {
 	case <-exited:
 	case <-s.Closed():
-		// The caller's nslab run went away: the container runs on,
-		// detached, and its output goes to the log only.
 		for _, t := range c.tees {
 			t.Detach()
 		}
-		return
+		return 0, false
 	}
 	d.mu.Lock()
-	code := c.ExitCode
-	d.mu.Unlock()
-	s.Reply(api.RunResult{ID: c.ID, ExitCode: &code}, nil)
+	defer d.mu.Unlock()
+	return c.ExitCode, true
 }
 
 // handlePs lists containers, running ones or, with All, every one.
@@ -487,9 +523,10 @@ func (d *Daemon) handlePs(req api.PsRequest) ([]api.PsEntry, error) {
 			continue
 		}
 		out = append(out, api.PsEntry{
-			ID: c.ID, Image: c.Image, Command: strings.Join(c.argv(), " "), Created: c.Created,
+			ID: c.ID, Image: c.Image, Command: psCommand(c.argv()), Created: c.Created,
 			Names: c.Name, Running: c.running(), ExitCode: c.ExitCode, Ports: portsColumn(c),
-			Finished: c.FinishedAt, Started: c.StartedAt,
+			Finished: c.FinishedAt, Started: c.StartedAt, Restarting: c.restarting(),
+			ImageID: c.ImageID, State: c.Status, Networks: d.psNetworks(c),
 		})
 	}
 	return out, nil
@@ -521,6 +558,7 @@ func (d *Daemon) handleKill(req api.KillRequest) ([]string, error) {
 		if !c.running() {
 			return fmt.Errorf("cannot kill container: %s: container %s is not running", c.Name, c.ID)
 		}
+		c.manuallyStopped = true // as Docker: no policy restart after kill
 		return c.cmd.Process.Signal(sig)
 	})
 }
@@ -537,11 +575,15 @@ func (d *Daemon) handleStop(req api.StopRequest) ([]string, error) {
 func (d *Daemon) handleRm(req api.RmRequest) ([]string, error) {
 	return d.eachContainer(req.Names, func(c *Container) error {
 		d.mu.Lock()
-		running := c.running()
+		running, restarting := c.running(), c.restarting()
 		d.mu.Unlock()
-		if running {
+		if running || restarting {
 			if !req.Force {
-				return fmt.Errorf("You cannot remove a running container %s. Stop the container before attempting removal or force remove", c.ID)
+				state := "running"
+				if restarting {
+					state = "restarting"
+				}
+				return fmt.Errorf("You cannot remove a %s container %s. Stop the container before attempting removal or force remove", state, c.ID)
 			}
 			d.stop(c, 0)
 		}
@@ -588,20 +630,22 @@ func eachName(names []string, fn func(string) error) ([]string, error) {
 // which is why `docker stop` of a busybox shell takes the full 10 s.
 func (d *Daemon) stop(c *Container, timeout time.Duration) {
 	d.mu.Lock()
+	c.manuallyStopped = true // no policy restart after stop
+	c.cancelRestart()
 	if !c.running() {
 		d.mu.Unlock()
 		return
 	}
-	p, exited := c.cmd.Process, c.exited
+	p, exited, sig := c.cmd.Process, c.exited, c.stopSignal()
 	d.mu.Unlock()
 	if timeout < 0 {
 		// As Docker: a negative timeout waits for as long as it takes.
-		p.Signal(syscall.SIGTERM)
+		p.Signal(sig)
 		<-exited
 		return
 	}
 	if timeout > 0 {
-		p.Signal(syscall.SIGTERM)
+		p.Signal(sig)
 		select {
 		case <-exited:
 			return
@@ -610,4 +654,17 @@ func (d *Daemon) stop(c *Container, timeout time.Duration) {
 	}
 	p.Kill()
 	<-exited
+}
+
+// waitOutput waits until the container's output has ended, which is when
+// every writer has gone; bounded, in case some process outside the
+// container still holds a pipe.
+func waitOutput(c *Container) {
+	drained := make(chan struct{})
+	go func() { c.output.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(2 * time.Second):
+		log.Printf("container %s: output still open 2 s after exit; not waiting", c.Name)
+	}
 }

@@ -51,6 +51,7 @@ type Daemon struct {
 	dns      *edns.Table
 	upstream []string
 	ports    *portmap.Allocator
+	subnets  ipam.Picker // round-robin over the default pools, guarded by mu
 
 	// mu guards networks, containers and every field of the Networks
 	// and Containers in them. Functions that need it held say "Call with
@@ -60,6 +61,12 @@ type Daemon struct {
 	networks   map[string]*Network // by ID
 	containers map[string]*Container
 	dirty      chan struct{}
+	// shuttingDown: the daemon is stopping its containers, and no restart
+	// policy starts them again. Guarded by mu.
+	shuttingDown bool
+	// goneBridges are bridges of networks a restored daemon found half
+	// removed; reconcile deletes their rules (restore.go).
+	goneBridges []string
 }
 
 // Run starts the daemon in the current lab host and serves until SIGTERM.
@@ -67,7 +74,14 @@ type Daemon struct {
 func Run() int {
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
 	ready := os.NewFile(3, "ready")
-	d, err := New(labhost.StateDir)
+	start := New
+	if os.Getenv(labhost.EnvDaemonRestore) != "" {
+		// The supervisor restarted this daemon after its predecessor
+		// died: adopt what it left (restore.go).
+		os.Unsetenv(labhost.EnvDaemonRestore)
+		start = Restore
+	}
+	d, err := start(labhost.StateDir)
 	if err != nil {
 		fmt.Fprintf(ready, "%v\n", err)
 		return 1
@@ -104,6 +118,25 @@ func Run() int {
 // docker0 bridge at 172.17.0.1/16 with MTU 1500, its outbound NAT, and the
 // predefined networks bridge, host and none.
 func New(dir string) (*Daemon, error) {
+	d, err := newDaemon(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := labhost.SetSysctl("net/ipv4/ip_forward", "1"); err != nil {
+		return nil, err
+	}
+	if err := firewall.Init(); err != nil {
+		return nil, err
+	}
+	if err := d.predefinedNetworks(true); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// newDaemon is a daemon with no networks or containers yet, and its state
+// writer running.
+func newDaemon(dir string) (*Daemon, error) {
 	nl, err := netlink.NewHandle()
 	if err != nil {
 		return nil, fmt.Errorf("netlink: %w", err)
@@ -122,23 +155,24 @@ func New(dir string) (*Daemon, error) {
 	if rc, err := os.ReadFile("/etc/resolv.conf"); err == nil {
 		d.upstream = container.Nameservers(string(rc))
 	}
-	if err := labhost.SetSysctl("net/ipv4/ip_forward", "1"); err != nil {
-		return nil, err
-	}
+	return d, nil
+}
+
+// predefinedNetworks makes the networks bridge (on docker0), host and none.
+// With rules set, it also installs docker0's iptables rules; a restored
+// daemon finds them in place. Call with d.mu held, or before d is shared.
+func (d *Daemon) predefinedNetworks(rules bool) error {
 	pool, err := ipam.NewPool(DefaultBridgeSubnet)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	gw, err := pool.Allocate()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	docker0, err := bridge.Ensure(nl, DefaultBridgeName, netip.PrefixFrom(gw, DefaultBridgeSubnet.Bits()), DefaultMTU)
+	docker0, err := bridge.Ensure(d.nl, DefaultBridgeName, netip.PrefixFrom(gw, DefaultBridgeSubnet.Bits()), DefaultMTU)
 	if err != nil {
-		return nil, err
-	}
-	if err := firewall.Init(); err != nil {
-		return nil, err
+		return err
 	}
 	now := time.Now()
 	for _, n := range []*Network{
@@ -146,22 +180,29 @@ func New(dir string) (*Daemon, error) {
 		{Name: "host", Driver: "host"},
 		{Name: "none", Driver: "null"},
 	} {
+		if d.networkByName(n.Name) != nil {
+			continue
+		}
 		n.ID = container.NewID()
 		n.Created = now
 		d.networks[n.ID] = n
-		if n.Driver == "bridge" {
+		if n.Driver == "bridge" && rules {
 			if err := firewall.AddNetwork(n.firewall()); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
-	return d, nil
+	return nil
 }
 
 // Shutdown stops every running container. Kernel objects go with the lab
 // host.
 func (d *Daemon) Shutdown() {
 	d.mu.Lock()
+	d.shuttingDown = true
+	for _, c := range d.containers {
+		c.cancelRestart()
+	}
 	var running []*Container
 	for _, c := range d.containers {
 		if c.running() {
@@ -200,6 +241,8 @@ var handlers = table(
 	unary((*Daemon).handleNetworkDisconnect),
 	unary((*Daemon).handleTopology),
 	unary((*Daemon).handleImages),
+	entry{api.StartRequest{}.Op(), (*Daemon).handleStart},
+	unary((*Daemon).handleRestart),
 )
 
 // entry is one operation's handler.
@@ -270,19 +313,19 @@ func (d *Daemon) stateWriter() {
 	}
 }
 
-// saveState writes the state file atomically, for inspection and debugging.
+// saveState writes the state file atomically, for inspection and debugging
+// and for a restarted daemon (restore.go).
 // Call with d.mu held.
 func (d *Daemon) saveState() {
-	type state struct {
-		Networks   []*Network
-		Containers []*Container
-	}
-	var st state
+	st := savedState{Live: map[string]liveInfo{}}
 	for _, n := range d.networks {
 		st.Networks = append(st.Networks, n)
 	}
 	for _, c := range d.containers {
 		st.Containers = append(st.Containers, c)
+		if c.running() {
+			st.Live[c.ID] = liveOf(c)
+		}
 	}
 	sort.Slice(st.Networks, func(i, j int) bool { return st.Networks[i].Name < st.Networks[j].Name })
 	sort.Slice(st.Containers, func(i, j int) bool { return st.Containers[i].Created.Before(st.Containers[j].Created) })
@@ -293,6 +336,8 @@ func (d *Daemon) saveState() {
 	}
 	tmp := filepath.Join(d.dir, "state.json.tmp")
 	if err := os.WriteFile(tmp, b, 0o644); err == nil {
-		os.Rename(tmp, filepath.Join(d.dir, "state.json"))
+		if os.Rename(tmp, filepath.Join(d.dir, "state.json")) == nil {
+			d.dropExitRecords()
+		}
 	}
 }

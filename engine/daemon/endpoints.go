@@ -13,6 +13,7 @@ import (
 
 	"github.com/nslab/nslab/engine/bridge"
 	"github.com/nslab/nslab/engine/container"
+	"github.com/nslab/nslab/engine/ipam"
 )
 
 // Endpoint is a container's attachment to a bridge network.
@@ -26,6 +27,7 @@ type Endpoint struct {
 	Gateway    netip.Addr
 	MAC        string
 	Aliases    []string // --network-alias / --alias
+	IPv4Req    string   // --ip as asked, inspect's IPAMConfig
 	DNSNames   []string // names the embedded DNS server answers, first one for PTR
 }
 
@@ -38,19 +40,25 @@ func (d *Daemon) attach(c *Container, n *Network, aliases []string, ipReq string
 	var ip netip.Addr
 	if ipReq != "" {
 		ip = netip.MustParseAddr(ipReq)
-		if err := n.pool.Reserve(ip); err != nil {
-			return nil, fmt.Errorf("invalid --ip for network %s: %w", n.Name, err)
+		if err := reserveIP(n, ip); err != nil {
+			return nil, err
 		}
 	} else {
 		var err error
 		if ip, err = n.pool.Allocate(); err != nil {
+			if errors.Is(err, ipam.ErrPoolFull) {
+				return nil, fmt.Errorf("%w on this network's address pools: %s (%s)", ipam.ErrPoolFull, n.Name, n.ID)
+			}
 			return nil, fmt.Errorf("network %s: %w", n.Name, err)
 		}
 	}
 	ep := &Endpoint{
 		NetworkID: n.ID, Network: n.Name, EndpointID: container.NewID(),
 		IfName: ifName(c), Addr: netip.PrefixFrom(ip, n.Subnet.Bits()),
-		MAC: bridge.MAC(ip).String(), Aliases: aliases, Gateway: n.Gateway,
+		MAC: bridge.MAC(ip).String(), Aliases: aliases, Gateway: n.Gateway, IPv4Req: ipReq,
+	}
+	if m := runMAC(c); m != nil {
+		ep.MAC = m.String()
 	}
 	// The default route goes through the first network's gateway, unless
 	// that network is internal: then there is none, as in Docker.
@@ -62,7 +70,7 @@ func (d *Daemon) attach(c *Container, n *Network, aliases []string, ipReq string
 		ep.DNSNames = dedup(append(append([]string{c.Name}, aliases...), c.ID[:12], c.Hostname))
 	}
 	veth, err := bridge.Attach(d.nl, n.link, c.SandboxKey, bridge.Endpoint{
-		IfName: ep.IfName, Addr: ep.Addr, Gateway: route, MTU: n.MTU,
+		IfName: ep.IfName, Addr: ep.Addr, Gateway: route, MTU: n.MTU, MAC: runMAC(c),
 	})
 	if err != nil {
 		n.pool.Release(ip)
@@ -82,6 +90,20 @@ func (d *Daemon) attach(c *Container, n *Network, aliases []string, ipReq string
 		d.rewriteHosts(c)
 	}
 	return ep, nil
+}
+
+// checkRunEndpoint is what run checks before it creates a container: the
+// aliases, and that --ip is an IPv4 address. Whether the network takes an
+// --ip, and that address, is checked when the endpoint is made, as dockerd
+// does: such a run leaves its container Created.
+func checkRunEndpoint(n *Network, aliases []string, ipReq string) error {
+	if err := checkEndpointRequest(n, aliases, ""); err != nil {
+		return err
+	}
+	if ip, err := netip.ParseAddr(ipReq); ipReq != "" && (err != nil || !ip.Is4()) {
+		return fmt.Errorf("invalid IPv4 address: %s", ipReq)
+	}
+	return nil
 }
 
 // checkEndpointRequest validates --network-alias and --ip for network n.
@@ -107,11 +129,21 @@ func checkEndpointRequest(n *Network, aliases []string, ipReq string) error {
 	if err != nil || !ip.Is4() {
 		return fmt.Errorf("invalid IPv4 address: %s", ipReq)
 	}
+	return nil
+}
+
+// reserveIP takes the address --ip asks for, with dockerd's messages. It
+// runs when the endpoint is made, as in Docker: a run whose --ip is outside
+// the subnet or taken leaves its container Created.
+func reserveIP(n *Network, ip netip.Addr) error {
 	if !n.Subnet.Contains(ip) {
 		return fmt.Errorf("Invalid address %s: It does not belong to any of this network's subnets", ip)
 	}
 	if n.pool.InUse(ip) {
-		return fmt.Errorf("invalid --ip %s: Address already in use on network %s", ip, n.Name)
+		return errors.New("Address already in use")
+	}
+	if err := n.pool.Reserve(ip); err != nil {
+		return fmt.Errorf("invalid --ip for network %s: %w", n.Name, err)
 	}
 	return nil
 }
@@ -128,9 +160,10 @@ func dedup(in []string) []string {
 	return out
 }
 
-// detach deletes an endpoint's veth and releases its address. The deletion
-// is synchronous, as Docker's is, so when stop or rm returns the bridge
-// already shows the port gone. Call with d.mu held.
+// detach deletes an endpoint's veth and releases its address. As with
+// Docker's synchronous deletion, when stop or rm returns the bridge already
+// shows the port gone: DetachFast returns once the kernel has unlisted the
+// veth, leaving only the kernel's RCU barrier to run on. Call with d.mu held.
 func (d *Daemon) detach(c *Container, ep *Endpoint) {
 	if len(c.Ports) > 0 && c.Endpoints[0] == ep {
 		// Published ports go to the first endpoint's address: they go
@@ -140,7 +173,7 @@ func (d *Daemon) detach(c *Container, ep *Endpoint) {
 	if len(ep.DNSNames) > 0 {
 		d.dns.Remove(ep.Network, ep.DNSNames, ep.Addr.Addr())
 	}
-	if err := bridge.Detach(d.nl, ep.HostVeth); err != nil {
+	if err := bridge.DetachFast(d.nl, ep.HostVeth); err != nil { // see teardown.go
 		log.Printf("container %s: %v", c.Name, err)
 	}
 	if n, ok := d.networks[ep.NetworkID]; ok && n.pool != nil {

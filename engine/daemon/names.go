@@ -70,7 +70,7 @@ func (d *Daemon) ensureResolver(c *Container) error {
 	if c.resolver != nil {
 		return nil
 	}
-	r := edns.NewResolver(edns.View{T: d.dns, Networks: func() []string { return *c.dnsNets.Load() }}, d.upstream, c.external.Load)
+	r := edns.NewResolver(edns.View{T: d.dns, Networks: func() []string { return *c.dnsNets.Load() }}, d.upstreamFor(c), c.external.Load)
 	if err := r.StartIn(c.SandboxKey); err != nil {
 		return err
 	}
@@ -108,6 +108,9 @@ func (d *Daemon) updateDNSView(c *Container) {
 // once it has one, else the lab host's file without loopback servers.
 func (d *Daemon) resolvConf(c *Container) string {
 	host, _ := os.ReadFile("/etc/resolv.conf")
+	if s, ok := customResolvConf(c, string(host), c.resolver != nil); ok {
+		return s
+	}
 	if c.resolver != nil {
 		return container.InternalResolvConf(string(host))
 	}

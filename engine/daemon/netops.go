@@ -183,7 +183,7 @@ func (d *Daemon) createNetwork(req api.NetworkCreate) (*Network, error) {
 		if req.Gateway != "" {
 			return nil, errors.New("every ip-range or gateway must have a corresponding subnet")
 		}
-		p, err := ipam.PickSubnet(used)
+		p, err := d.subnets.Pick(used)
 		if err != nil {
 			return nil, err
 		}
@@ -204,7 +204,7 @@ func (d *Daemon) createNetwork(req api.NetworkCreate) (*Network, error) {
 		if err := pool.Reserve(gw); err != nil {
 			return nil, fmt.Errorf("invalid gateway: %w", err)
 		}
-		n.Gateway = gw
+		n.Gateway, n.UserGateway = gw, true
 	} else if n.Gateway, err = pool.Allocate(); err != nil {
 		return nil, err
 	}
@@ -315,7 +315,7 @@ func (d *Daemon) rewriteHosts(c *Container) {
 	for _, ep := range c.Endpoints {
 		addrs = append(addrs, ep.Addr.Addr())
 	}
-	if err := os.WriteFile(c.file("hosts"), []byte(container.HostsFile(c.Hostname, addrs)), 0o644); err != nil {
+	if err := os.WriteFile(c.file("hosts"), []byte(d.hostsFile(c, addrs)), 0o644); err != nil {
 		log.Printf("container %s: %v", c.Name, err)
 	}
 }

@@ -30,6 +30,9 @@ type Network struct {
 	// UserSubnet is set when --subnet was given; only then may a
 	// container ask for a fixed address with --ip, as in Docker.
 	UserSubnet bool
+	// UserGateway is set when --gateway was given. Docker's IPAM config
+	// lists the gateway of a --subnet only then (of a pool it chose, always).
+	UserGateway bool `json:",omitempty"`
 	// OwnBridge is false when the bridge existed before (a named bridge
 	// the user made); network rm then leaves it alone, as Docker does.
 	OwnBridge bool
@@ -84,7 +87,7 @@ func (d *Daemon) handleNetworkLs(api.NetworkLsRequest) ([]api.NetworkSummary, er
 	defer d.mu.Unlock()
 	var out []api.NetworkSummary
 	for _, n := range d.networks {
-		out = append(out, api.NetworkSummary{ID: n.ID, Name: n.Name, Driver: n.Driver, Scope: "local"})
+		out = append(out, api.NetworkSummary{ID: n.ID, Name: n.Name, Driver: n.Driver, Scope: "local", Created: n.Created, Internal: n.Internal})
 	}
 	sort.Slice(out, func(i, j int) bool { return naturalLess(out[i].Name, out[j].Name) })
 	return out, nil
@@ -125,7 +128,7 @@ func (d *Daemon) networkJSON(n *Network) api.NetworkResource {
 	if n.Driver == "host" || n.Driver == "null" {
 		for _, c := range d.containers {
 			if c.running() && c.NetworkMode == n.Name {
-				containers[c.ID] = api.EndpointResource{Name: c.Name, EndpointID: c.SandboxID}
+				containers[c.ID] = api.EndpointResource{Name: c.Name, EndpointID: c.Inspect.ModeEndpointID}
 			}
 		}
 	}
@@ -135,7 +138,16 @@ func (d *Daemon) networkJSON(n *Network) api.NetworkResource {
 		options[k] = v
 	}
 	if n.Driver == "bridge" {
-		ipam.Config = append(ipam.Config, api.IPAMConfig{Subnet: n.Subnet.String(), Gateway: n.Gateway.String()})
+		cfg := api.IPAMConfig{Subnet: n.Subnet.String(), Gateway: n.Gateway.String()}
+		if n.UserSubnet && !n.UserGateway {
+			cfg.Gateway = ""
+		}
+		ipam.Config = append(ipam.Config, cfg)
+	}
+	if n.Driver == "host" || n.Driver == "null" {
+		// The predefined networks' IPAM options are null, as the default
+		// bridge's; a network create makes them {}.
+		ipam.Options = nil
 	}
 	if n.Default {
 		ipam.Options = nil

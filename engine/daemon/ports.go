@@ -65,9 +65,8 @@ func (d *Daemon) checkPorts(c *Container, o api.RunOptions) error {
 		c.warnings = append(c.warnings, fmt.Sprintf("Published ports are discarded when using %s network mode", c.NetworkMode))
 		return nil
 	}
-	if err := d.ports.Check(bs); err != nil {
-		return err
-	}
+	// A host port already allocated is found when the container starts,
+	// as Docker finds it: the container stays, Created.
 	c.Bindings = bs
 	return nil
 }

@@ -106,6 +106,7 @@ func (c *Container) security() container.Security {
 		Privileged:      c.Privileged,
 		Caps:            container.Capabilities(c.CapAdd, c.CapDrop),
 		NoNewPrivileges: c.NoNewPrivileges,
+		User:            c.user,
 	}
 }
 

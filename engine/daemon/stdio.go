@@ -8,22 +8,23 @@ package daemon
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"sync"
+	"syscall"
 
 	"github.com/creack/pty"
 	"github.com/nslab/nslab/engine/api"
 )
 
 // stdio prepares the container's standard streams. Detached containers
-// write to the json log through pipes (or a pty with -t). Attached ones get
-// the caller's files: the log is teed from pipes into the caller's stdout
-// and stderr, or, with -t, the caller's pty slave is used as it is.
+// write to the json log through pipes (or a pty with -t), which the log
+// shim (logshim.go) reads. Attached ones get the caller's files: the shim
+// tees the pipes into the caller's stdout and stderr, or, with -t, the
+// caller's pty slave is used as it is.
 //
 // stdio owns every passed file from then on. It returns the files the
-// daemon must close once the process has started (the container has its
-// own copies); tee targets are closed when their copier has finished.
+// daemon must close once the process has started (the container and the
+// shim have their own copies).
 func (d *Daemon) stdio(c *Container, o api.RunOptions, passed []*os.File) (stdin, stdout, stderr *os.File, closers []*os.File, err error) {
 	fail := func(err error) (*os.File, *os.File, *os.File, []*os.File, error) {
 		for _, f := range append(closers, passed...) {
@@ -46,76 +47,52 @@ func (d *Daemon) stdio(c *Container, o api.RunOptions, passed []*os.File) (stdin
 		}
 		return passed[0], passed[0], passed[0], append(closers, passed[0]), nil
 	}
-	lw, err := openJSONLog(c.LogPath(), c.LogMaxSize, c.LogMaxFile)
-	if err != nil {
-		return fail(err)
-	}
-	logf := lw
+	cfg := shimConfig{Log: c.LogPath(), MaxSize: c.LogMaxSize, MaxFile: c.LogMaxFile}
 	if o.Tty {
+		// The log shim holds the master: a daemon that held it would
+		// hang the container's terminal up when it died.
 		master, slave, err := pty.Open()
 		if err != nil {
-			logf.Close()
 			return fail(fmt.Errorf("allocate pty: %w", err))
 		}
 		closers = append(closers, passed...)
-		c.output.Add(1)
-		go func() {
-			defer c.output.Done()
-			defer logf.Close()
-			defer master.Close()
-			lw.copy("stdout", master, nil)
-		}()
-		return slave, slave, slave, append(closers, slave), nil
-	}
-	var outs [2]*teeTarget
-	if !o.Detach {
-		if len(passed) < 2 || len(passed) > 3 {
-			logf.Close()
-			return fail(errors.New("an attached run passes stdout, stderr and, with -i, stdin"))
-		}
-		outs = [2]*teeTarget{{f: passed[0]}, {f: passed[1]}}
-		c.tees = outs[:]
-		if len(passed) == 3 {
-			closers = append(closers, passed[2])
-			if o.Interactive {
-				stdin = passed[2]
-			}
-		}
-	} else {
-		closers = append(closers, passed...)
-	}
-	var wends [2]*os.File
-	var pending sync.WaitGroup
-	for i, stream := range []string{"stdout", "stderr"} {
-		r, w, err := os.Pipe()
-		if err != nil {
-			logf.Close()
+		closers = append(closers, master, slave)
+		cfg.Tty = true
+		if err := d.startLogShim(c, cfg, []*os.File{master}); err != nil {
 			return fail(err)
 		}
-		wends[i] = w
-		closers = append(closers, w)
-		pending.Add(1)
-		c.output.Add(1)
-		var tee io.Writer
-		if outs[i] != nil {
-			tee = outs[i]
-		}
-		go func(stream string, r *os.File, tee io.Writer) {
-			defer c.output.Done()
-			defer pending.Done()
-			defer r.Close()
-			lw.copy(stream, r, tee)
-		}(stream, r, tee)
+		return slave, slave, slave, closers, nil
 	}
-	go func() {
-		pending.Wait()
-		logf.Close()
-		for _, t := range outs {
-			if t != nil {
-				t.Detach()
-			}
+	var tees []*os.File
+	if !o.Detach {
+		if len(passed) < 2 || len(passed) > 3 {
+			return fail(errors.New("an attached run passes stdout, stderr and, with -i, stdin"))
 		}
-	}()
+		tees = passed[:2]
+		if len(passed) == 3 && o.Interactive {
+			stdin = passed[2]
+		}
+	}
+	closers = append(closers, passed...)
+	var rends, wends [2]*os.File
+	for i := range rends {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return fail(err)
+		}
+		rends[i], wends[i] = r, w
+		closers = append(closers, r, w)
+	}
+	cfg.Tee = tees != nil
+	if err := d.startLogShim(c, cfg, append(rends[:], tees...)); err != nil {
+		return fail(err)
+	}
+	if cfg.Tee {
+		// The caller's files are the shim's now: if the caller goes
+		// away, SIGUSR1 tells the shim to drop them.
+		shim := c.live.ShimPid
+		c.tees = []*teeTarget{{detach: func() { syscall.Kill(shim, syscall.SIGUSR1) }}}
+	}
 	return stdin, wends[0], wends[1], closers, nil
 }
 
@@ -125,6 +102,9 @@ func (d *Daemon) stdio(c *Container, o api.RunOptions, passed []*os.File) (stdin
 type teeTarget struct {
 	mu sync.Mutex
 	f  *os.File
+	// detach, when set, is what Detach does instead: the log shim holds
+	// the caller's files.
+	detach func()
 }
 
 func (t *teeTarget) Write(p []byte) (int, error) {
@@ -138,6 +118,10 @@ func (t *teeTarget) Write(p []byte) (int, error) {
 
 // Detach closes the caller's file; later output is dropped.
 func (t *teeTarget) Detach() {
+	if t.detach != nil {
+		t.detach()
+		return
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.f != nil {

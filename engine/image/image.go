@@ -145,6 +145,16 @@ type Store struct {
 	dir    string
 	mu     sync.Mutex
 	images map[string]Image
+	reuse  bool // see ReuseBuilt
+}
+
+// ReuseBuilt makes Get take an image that a previous daemon finished
+// building as it is, instead of building it again: a restarted daemon
+// must not remove the lower layer of the containers it re-adopts.
+func (s *Store) ReuseBuilt() {
+	s.mu.Lock()
+	s.reuse = true
+	s.mu.Unlock()
 }
 
 // NewStore returns a store that keeps image root filesystems under dir.
@@ -163,9 +173,16 @@ func (s *Store) Get(ref string) (Image, error) {
 	}
 	k := known[name]
 	dir := filepath.Join(s.dir, name)
-	os.RemoveAll(dir)
-	if err := k.build(dir); err != nil {
-		return Image{}, fmt.Errorf("build image %s: %w", name, err)
+	built := dir + ".built"
+	if _, err := os.Stat(built); !s.reuse || err != nil {
+		os.Remove(built)
+		os.RemoveAll(dir)
+		if err := k.build(dir); err != nil {
+			return Image{}, fmt.Errorf("build image %s: %w", name, err)
+		}
+		if err := os.WriteFile(built, nil, 0o644); err != nil {
+			return Image{}, fmt.Errorf("build image %s: %w", name, err)
+		}
 	}
 	img := Image{Name: name, Lower: dir, Config: k.config}
 	m, err := manifest(dir)

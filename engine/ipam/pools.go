@@ -38,16 +38,27 @@ func overlap(p netip.Prefix, used []Used) (Used, bool) {
 	return Used{}, false
 }
 
-// PickSubnet returns the first default pool that overlaps none of used,
-// first fit and lowest first, so a subnet freed by `network rm` is the one
-// the next `network create` gets.
-func PickSubnet(used []Used) (netip.Prefix, error) {
-	for _, p := range DefaultPools() {
-		if _, taken := overlap(p, used); !taken {
-			return p, nil
+// Picker hands out default pools round-robin, as Docker 20.10 to v26 do
+// (libnetwork's predefined start index): each pick starts after the last
+// pool it handed out and wraps at the end of the list, so a subnet freed by
+// `network rm` is not reused until the list wraps. Docker v27's new
+// allocator reuses the lowest free pool instead; nslab follows the notes'
+// version (v24), as measured on 20.10. The zero Picker starts at the first
+// pool. Its owner serialises access.
+type Picker struct{ next int }
+
+// Pick returns the next default pool, in round-robin order, that overlaps
+// none of used.
+func (pk *Picker) Pick(used []Used) (netip.Prefix, error) {
+	pools := DefaultPools()
+	for i := range pools {
+		j := (pk.next + i) % len(pools)
+		if _, taken := overlap(pools[j], used); !taken {
+			pk.next = (j + 1) % len(pools)
+			return pools[j], nil
 		}
 	}
-	return netip.Prefix{}, fmt.Errorf("all predefined address pools have been fully subnetted")
+	return netip.Prefix{}, fmt.Errorf("could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network")
 }
 
 // RequestSubnet validates a subnet the user asked for (--subnet): a CIDR

@@ -15,35 +15,39 @@ func used(subnets ...string) []Used {
 	return out
 }
 
-func TestPickSubnet(t *testing.T) {
+func TestPickRoundRobin(t *testing.T) {
 	docker0 := "172.17.0.0/16"
-	got, err := PickSubnet(used(docker0))
-	if err != nil || got.String() != "172.18.0.0/16" {
-		t.Fatalf("first user network = %v, %v; want 172.18.0.0/16", got, err)
+	var pk Picker
+	pick := func(u []Used, want string) {
+		t.Helper()
+		got, err := pk.Pick(u)
+		if err != nil || got.String() != want {
+			t.Fatalf("Pick = %v, %v; want %s", got, err, want)
+		}
 	}
+	// docker0 holds the first pool: the first user network gets 172.18.
+	pick(used(docker0), "172.18.0.0/16")
 	// A user subnet inside 172.19/16 makes the picker skip that pool.
-	got, _ = PickSubnet(used(docker0, "172.18.0.0/16", "172.19.5.0/24"))
-	if got.String() != "172.20.0.0/16" {
-		t.Fatalf("with 172.19.5.0/24 taken, got %v, want 172.20.0.0/16", got)
-	}
-	// Freed subnets are reused first.
-	got, _ = PickSubnet(used(docker0, "172.19.0.0/16"))
-	if got.String() != "172.18.0.0/16" {
-		t.Fatalf("after freeing 172.18, got %v", got)
-	}
-	// 31 pools in all; then the error Docker gives.
+	pick(used(docker0, "172.18.0.0/16", "172.19.5.0/24"), "172.20.0.0/16")
+	// 172.18 and 172.19 are free again, but round-robin goes on: 172.21,
+	// as Docker 20.10 and v24 do (v27+ would reuse 172.18).
+	pick(used(docker0, "172.20.0.0/16"), "172.21.0.0/16")
+	// 31 pools in all; the list wraps to the lowest free one.
 	if n := len(DefaultPools()); n != 31 {
 		t.Fatalf("%d default pools, want 31", n)
 	}
+	if p := DefaultPools()[15]; p.String() != "192.168.0.0/20" {
+		t.Fatalf("16th pool = %v, want 192.168.0.0/20", p)
+	}
+	pk = Picker{next: 30}
+	pick(used(docker0), "192.168.240.0/20")
+	pick(used(docker0), "172.18.0.0/16")
 	var all []Used
 	for _, p := range DefaultPools() {
 		all = append(all, Used{Subnet: p})
 	}
-	if _, err := PickSubnet(all); err == nil {
-		t.Fatal("PickSubnet found a subnet with every pool taken")
-	}
-	if p := DefaultPools()[15]; p.String() != "192.168.0.0/20" {
-		t.Fatalf("16th pool = %v, want 192.168.0.0/20", p)
+	if _, err := pk.Pick(all); err == nil || !strings.Contains(err.Error(), "could not find an available, non-overlapping IPv4 address pool") {
+		t.Fatalf("Pick with every pool taken: %v, want Docker 20.10's message", err)
 	}
 }
 

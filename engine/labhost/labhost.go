@@ -440,12 +440,12 @@ func Require() error {
 }
 
 // CallDaemon is api.Call on this lab host's daemon socket, with a clear
-// error outside a lab host.
+// error outside a lab host, bounded by DaemonTimeout (client.go).
 func CallDaemon(req api.Operation, out any, files ...*os.File) error {
 	if err := Require(); err != nil {
 		return err
 	}
-	return api.Call(SocketPath, req, out, files...)
+	return callBounded(req, out, files...)
 }
 
 // nsenterArgs are nsenter's arguments to join every namespace of the lab

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -100,24 +101,46 @@ func Supervise(services Services) int {
 
 	sigc := make(chan os.Signal, 4)
 	signal.Notify(sigc, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	var stopping atomic.Bool
+	var current atomic.Int64
+	current.Store(int64(daemon))
 	go func() {
 		for range sigc {
-			unix.Kill(daemon, unix.SIGTERM)
+			stopping.Store(true)
+			unix.Kill(int(current.Load()), unix.SIGTERM)
 		}
 	}()
-	// Reap every process that ends up parented to PID 1; leave when the
-	// daemon is gone. Returning from PID 1 makes the kernel kill the rest.
+	r := newRestarter(os.Getenv(envEngine) != EngineDocker)
+	// Reap every process that ends up parented to PID 1. When the daemon
+	// dies on its own, restart it (bounded, see restart.go); leave when it
+	// has exited because it was asked to, or beyond its retries. Returning
+	// from PID 1 makes the kernel kill the rest.
 	for {
-		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, 0, nil)
+		pid, ws, err := reapOne()
 		if err == unix.EINTR {
 			continue
 		}
-		if err != nil || pid == daemon {
+		if err != nil {
+			return 0
+		}
+		if pid != daemon {
+			continue
+		}
+		if stopping.Load() || !r.enabled {
 			if ws.Exited() {
 				return ws.ExitStatus()
 			}
 			return 0
+		}
+		next, code := r.restart(daemon, ws)
+		if next == 0 {
+			return code
+		}
+		daemon = next
+		current.Store(int64(daemon))
+		if stopping.Load() {
+			// A SIGTERM came while the new daemon started: pass it on.
+			unix.Kill(daemon, unix.SIGTERM)
 		}
 	}
 }
@@ -296,7 +319,10 @@ func testPause(dir string) {
 	}
 }
 
-func startDaemon() (int, error) {
+// startDaemon starts the engine daemon and waits for its "ready". With
+// restore set, the daemon rebuilds its state from the state file and the
+// kernel instead of starting fresh (see engine/daemon/restore.go).
+func startDaemon(restore ...bool) (int, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return 0, err
@@ -306,16 +332,24 @@ func startDaemon() (int, error) {
 		return 0, err
 	}
 	defer rd.Close()
-	pid, err := forkLogged(exe, []string{"nslab", "__daemon"}, InsideEnv(os.Environ(), ""), filepath.Join(StateDir, "daemon.log"), wr)
+	env := InsideEnv(os.Environ(), "")
+	if len(restore) > 0 && restore[0] {
+		env = append(env, EnvDaemonRestore+"=1")
+	}
+	pid, err := forkLogged(exe, []string{"nslab", "__daemon"}, env, DaemonLog, wr)
 	wr.Close()
 	if err != nil {
 		return 0, fmt.Errorf("start engine daemon: %w", err)
 	}
 	line, _ := bufio.NewReader(rd).ReadString('\n')
 	if line != "ready\n" {
-		log, _ := os.ReadFile(filepath.Join(StateDir, "daemon.log"))
+		log, _ := os.ReadFile(DaemonLog)
+		// It may still run (it wrote something else): it must not
+		// outlive a failed start.
+		unix.Kill(pid, unix.SIGKILL)
 		return 0, fmt.Errorf("engine daemon did not start: %s%s", strings.TrimSpace(line), tail(string(log)))
 	}
+	writeDaemonPid(pid)
 	return pid, nil
 }
 

@@ -2,11 +2,18 @@ package netns
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"runtime"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
+
+// As nslab's binary does (engine/cli), keep the main goroutine, and so no
+// other, on the main thread, which the runtime cannot discard.
+func init() { runtime.LockOSThread() }
 
 func netnsInode(t *testing.T, path string) uint64 {
 	t.Helper()
@@ -59,5 +66,60 @@ func TestOnThreadRefusesOtherTypes(t *testing.T) {
 	}
 	if err := OnThread(func(th *Thread) error { return th.JoinPath("/nonexistent/ns", unix.CLONE_NEWNET) }); err == nil {
 		t.Fatal("joining a missing namespace file succeeded")
+	}
+}
+
+// TestOnThreadDiscardsUnrestorableThread: a thread left in another network
+// namespace, because the switch back failed, ends with its goroutine (it
+// stays locked, so the runtime terminates it) instead of returning to the
+// runtime's pool, where other goroutines would run in the wrong namespace
+// and idle threads pile up.
+func TestOnThreadDiscardsUnrestorableThread(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("unshare(CLONE_NEWNET) needs root")
+	}
+	own := netnsInode(t, "/proc/self/ns/net")
+	var tid int
+	err := OnThread(func(th *Thread) error {
+		if err := th.Unshare(unix.CLONE_NEWNET); err != nil {
+			return err
+		}
+		tid = unix.Gettid()
+		if tid == unix.Getpid() {
+			return errors.New("the callback runs on the main thread")
+		}
+		// Make the switch back fail: what OnThread will setns to is
+		// not a namespace.
+		f, err := os.Open("/dev/null")
+		if err != nil {
+			return err
+		}
+		last := &th.undo[len(th.undo)-1]
+		last.orig.Close()
+		last.orig = f
+		return nil
+	})
+	if err == nil {
+		t.Fatal("OnThread reported no error though the thread could not be restored")
+	}
+	task := fmt.Sprintf("/proc/self/task/%d", tid)
+	for i := 0; ; i++ {
+		if _, err := os.Stat(task); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		if i == 100 {
+			t.Fatalf("thread %d, left in another namespace, still exists 5 s later", tid)
+		}
+		time.Sleep(50 * time.Millisecond) // between bounded retries
+	}
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range tasks {
+		var st unix.Stat_t
+		if unix.Stat("/proc/self/task/"+e.Name()+"/ns/net", &st) == nil && st.Ino != own {
+			t.Errorf("thread %s is in another network namespace", e.Name())
+		}
 	}
 }

@@ -28,6 +28,9 @@ const proxyStartTimeout = 16 * time.Second
 type Proxy struct {
 	cmd  *exec.Cmd
 	done chan struct{} // closed once the process has been waited for
+	// An adopted proxy (AdoptProxy) is not the daemon's child: it is
+	// known by pid and a pidfd instead.
+	pid, pidfd int
 }
 
 // ProxyArgs is docker-proxy's argv for a binding, in Docker's order:
@@ -46,8 +49,10 @@ func ProxyArgs(path string, b Binding, container netip.Addr) []string {
 // StartProxy runs the docker-proxy at path for binding b, in the calling
 // thread's network namespace, and waits until it reports on its fd 3
 // ("0\n" when it listens, "1\n" and the error when it could not), as
-// dockerd does. The proxy gets SIGTERM if the daemon dies (Pdeathsig). A
-// bind failure comes back as Docker's "Error starting userland proxy: ..."
+// dockerd does. The proxy outlives a daemon that dies (no Pdeathsig): the
+// restarted daemon adopts it (AdoptProxy), so published ports and their
+// connections survive. A bind failure comes back as Docker's "Error
+// starting userland proxy: ..."
 func StartProxy(path string, b Binding, container netip.Addr) (*Proxy, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -55,10 +60,12 @@ func StartProxy(path string, b Binding, container netip.Addr) (*Proxy, error) {
 	}
 	defer r.Close()
 	cmd := &exec.Cmd{
-		Path:        path,
-		Args:        ProxyArgs(path, b, container),
-		ExtraFiles:  []*os.File{w},
-		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM},
+		Path:       path,
+		Args:       ProxyArgs(path, b, container),
+		ExtraFiles: []*os.File{w},
+		// Its own process group: a signal to the daemon's group (a
+		// terminal's ^C) does not reach it.
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
 	}
 	if err := cmd.Start(); err != nil {
 		w.Close()
@@ -128,11 +135,20 @@ func StartProxies(path string, bs []Binding, container netip.Addr) ([]*Proxy, er
 }
 
 // Pid is the proxy process's pid.
-func (p *Proxy) Pid() int { return p.cmd.Process.Pid }
+func (p *Proxy) Pid() int {
+	if p.cmd == nil {
+		return p.pid
+	}
+	return p.cmd.Process.Pid
+}
 
 // Close stops the proxy as dockerd does (SIGINT, then wait), killing it if
 // it has not gone within 2 s.
 func (p *Proxy) Close() {
+	if p.cmd == nil {
+		p.closeAdopted()
+		return
+	}
 	p.cmd.Process.Signal(os.Interrupt)
 	select {
 	case <-p.done:

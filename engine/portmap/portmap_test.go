@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -125,12 +124,13 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// fakeBinding is the binding the fake daemon's proxy serves.
+var fakeBinding = Binding{Proto: "tcp", HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: 0, ContainerPort: 9}
+
 // fakeDaemon stands in for the daemon: it starts a proxy, prints its pid
 // and waits to be killed.
 func fakeDaemon(link string) {
-	runtime.LockOSThread() // Pdeathsig follows the thread that forked
-	b := Binding{Proto: "tcp", HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: 0, ContainerPort: 9}
-	p, err := StartProxy(link, b, netip.MustParseAddr("127.0.0.1"))
+	p, err := StartProxy(link, fakeBinding, netip.MustParseAddr("127.0.0.1"))
 	if err != nil {
 		fmt.Println(err)
 		os.Exit(1)
@@ -139,9 +139,11 @@ func fakeDaemon(link string) {
 	select {}
 }
 
-// TestProxyDiesWithDaemon kills a process that started a proxy: the proxy
-// must go too (Pdeathsig), as docker-proxy goes when dockerd dies.
-func TestProxyDiesWithDaemon(t *testing.T) {
+// TestProxyOutlivesDaemon kills a process that started a proxy: the proxy
+// must live on (live-restore: the restarted daemon adopts it, so published
+// ports keep forwarding), AdoptProxy must take it by pid only for its own
+// binding, and Close must end the adopted proxy.
+func TestProxyOutlivesDaemon(t *testing.T) {
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -166,19 +168,35 @@ func TestProxyDiesWithDaemon(t *testing.T) {
 	if b, _ := os.ReadFile(stat); !strings.Contains(string(b), "("+ProxyName+")") {
 		t.Fatalf("pid %d is not a proxy: %q", pid, b)
 	}
+	defer syscall.Kill(pid, syscall.SIGKILL) // if the test fails before Close
 	cmd.Process.Kill()
 	cmd.Wait()
-	for i := 0; ; i++ {
+	alive := func() bool {
 		b, err := os.ReadFile(stat)
-		// Gone, or a zombie waiting for its new parent to reap it.
-		if err != nil || !strings.Contains(string(b), "("+ProxyName+")") || strings.Contains(string(b), ") Z ") {
-			return
-		}
+		return err == nil && strings.Contains(string(b), "("+ProxyName+")") && !strings.Contains(string(b), ") Z ")
+	}
+	if !alive() {
+		t.Fatalf("proxy %d died with its daemon", pid)
+	}
+	b := fakeBinding
+	other := b
+	other.ContainerPort = 10
+	if _, err := AdoptProxy(pid, other, netip.MustParseAddr("127.0.0.1")); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("pid %d is not the docker-proxy for", pid)) {
+		t.Errorf("AdoptProxy for another binding: %v", err)
+	}
+	p, err := AdoptProxy(pid, b, netip.MustParseAddr("127.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Pid() != pid {
+		t.Errorf("adopted proxy's pid is %d, not %d", p.Pid(), pid)
+	}
+	p.Close()
+	for i := 0; alive(); i++ {
 		if i == 200 {
-			syscall.Kill(pid, syscall.SIGKILL)
-			t.Fatalf("proxy %d outlived its daemon", pid)
+			t.Fatalf("adopted proxy %d still runs after Close", pid)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // bounded: 2 s
 	}
 }
 

@@ -1,0 +1,748 @@
+// Live-restore, the daemon's part. When the daemon dies (SIGKILL, a panic,
+// the OOM killer), the lab host's supervisor starts a new one with
+// NSLAB_DAEMON_RESTORE set, and Restore rebuilds the state from the state
+// file and the kernel, as dockerd does with live-restore on:
+//
+//   - networks: their bridges and iptables rules are still in the kernel;
+//     Restore finds the bridges and rebuilds the address pools;
+//   - running containers: the first process must be the same process (pid
+//     and start time, pinned with a pidfd), its netns pin and host veths
+//     must still exist; then its addresses are reserved again, its names
+//     go back into the DNS table, its embedded DNS server re-binds the same
+//     ports on 127.0.0.11 (the DNAT rules live on in its netns), its
+//     docker-proxy processes are adopted by pid, and its log shim too;
+//   - a container that exited while no daemon ran gets the exit status the
+//     supervisor kept when it reaped it (labhost.Exit), or 255 if none was
+//     kept; its network is released as at any exit;
+//   - whatever cannot be adopted is removed and logged: a container whose
+//     adoption fails is killed and released; processes, netns pins,
+//     container directories, veths, br- bridges and iptables rules that no
+//     restored object owns (the debris of an operation the old daemon was
+//     in the middle of) are removed.
+
+package daemon
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nslab/nslab/engine/bridge"
+	edns "github.com/nslab/nslab/engine/dns"
+	"github.com/nslab/nslab/engine/firewall"
+	"github.com/nslab/nslab/engine/ipam"
+	"github.com/nslab/nslab/engine/labhost"
+	"github.com/nslab/nslab/engine/netns"
+	"github.com/nslab/nslab/engine/portmap"
+	"golang.org/x/sys/unix"
+)
+
+// liveInfo is what a restarted daemon needs, beyond a Container's exported
+// state, to adopt it while it runs. It is kept in the state file.
+type liveInfo struct {
+	Start     string `json:",omitempty"` // the first process's labhost.StartTime
+	ShimPid   int    `json:",omitempty"` // the log shim (logshim.go)
+	ShimStart string `json:",omitempty"`
+	DNSUDP    int    `json:",omitempty"` // the embedded DNS server's ports
+	DNSTCP    int    `json:",omitempty"`
+	Proxies   []int  `json:",omitempty"` // docker-proxy pids, in Ports' order
+	// exitRecord is the exit record keepExit made, until the state file
+	// has the exit.
+	exitRecord string
+}
+
+// savedState is the state file's content.
+type savedState struct {
+	Networks   []*Network
+	Containers []*Container
+	// Live is liveInfo by container ID, for running containers.
+	Live map[string]liveInfo `json:",omitempty"`
+}
+
+// keepExit waits for c's first process to exit, without reaping it, and
+// keeps its status where a restarted daemon finds it (labhost.Exit): if
+// this daemon dies after it has reaped the process but before the state
+// file says so, the status is not lost. It returns the record's path.
+func keepExit(c *Container) string {
+	var info unix.Siginfo
+	for {
+		err := unix.Waitid(unix.P_PID, c.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if err == nil {
+			break
+		}
+		if err != unix.EINTR {
+			return ""
+		}
+	}
+	start := labhost.StartTime(c.Pid) // the zombie still holds it
+	if start == "" {
+		return ""
+	}
+	return labhost.RecordExit(c.Pid, start, labhost.WaitStatusOf(&info))
+}
+
+// dropExitRecords removes the exit records of containers the state file
+// now shows exited. Call with d.mu held, after a state write.
+func (d *Daemon) dropExitRecords() {
+	for _, c := range d.containers {
+		if !c.running() && c.live.exitRecord != "" {
+			os.Remove(c.live.exitRecord)
+			c.live.exitRecord = ""
+		}
+	}
+}
+
+// liveOf fills in and returns c's liveInfo. Call with d.mu held.
+func liveOf(c *Container) liveInfo {
+	if c.live.Start == "" && c.Pid > 0 {
+		c.live.Start = labhost.StartTime(c.Pid)
+	}
+	if c.live.ShimStart == "" && c.live.ShimPid > 0 {
+		c.live.ShimStart = labhost.StartTime(c.live.ShimPid)
+	}
+	li := c.live
+	if c.resolver != nil {
+		li.DNSUDP, li.DNSTCP = c.resolver.UDPPort, c.resolver.TCPPort
+	}
+	li.Proxies = nil
+	for _, p := range c.proxies {
+		li.Proxies = append(li.Proxies, p.Pid())
+	}
+	return li
+}
+
+// Restore builds a daemon from the state file and the kernel, after the
+// daemon before it died. See the file comment.
+func Restore(dir string) (*Daemon, error) {
+	d, err := newDaemon(dir)
+	if err != nil {
+		return nil, err
+	}
+	// The images' directories are the lower layers of the containers
+	// about to be adopted: take them as they are.
+	d.images.ReuseBuilt()
+	var st savedState
+	b, err := os.ReadFile(filepath.Join(dir, "state.json"))
+	if err == nil {
+		err = json.Unmarshal(b, &st)
+	}
+	if err != nil {
+		// Only a daemon that died before its first write has none; its
+		// containers, if any, are debris for reconcile.
+		log.Printf("restore: no usable state file (%v); starting from the predefined networks", err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := d.restoreNetworks(st.Networks); err != nil {
+		return nil, err
+	}
+	adopted, lost := 0, 0
+	for _, c := range st.Containers {
+		c.exited = make(chan struct{})
+		if img, err := d.images.Get(c.Image); err == nil {
+			c.lower = img.Lower
+		}
+		d.containers[c.ID] = c
+		if !c.running() {
+			close(c.exited)
+			continue
+		}
+		if err := d.adopt(c, st.Live[c.ID]); err != nil {
+			log.Printf("restore: container %s (%s): not adopted: %v", c.Name, c.ID[:12], err)
+			d.lose(c, st.Live[c.ID])
+			lost++
+			continue
+		}
+		adopted++
+	}
+	d.reconcile()
+	log.Printf("restore: %d networks, %d containers (%d running re-adopted, %d lost while no daemon ran)",
+		len(d.networks), len(d.containers), adopted, lost)
+	d.stateChanged()
+	return d, nil
+}
+
+// restoreNetworks rebuilds the networks' pools and finds their bridges.
+// Without a saved bridge network (no state file) it makes the predefined
+// ones again, over the docker0 and rules the first daemon made. Call with
+// d.mu held.
+func (d *Daemon) restoreNetworks(saved []*Network) error {
+	haveDefault := false
+	for _, n := range saved {
+		if n.Driver == "bridge" {
+			pool, err := ipam.NewPool(n.Subnet)
+			if err != nil {
+				return fmt.Errorf("restore network %s: %w", n.Name, err)
+			}
+			if err := pool.Reserve(n.Gateway); err != nil {
+				return fmt.Errorf("restore network %s: gateway: %w", n.Name, err)
+			}
+			n.pool = pool
+			link, err := d.nl.LinkByName(n.Bridge)
+			if err != nil && !n.Default {
+				// network rm deletes the bridge first: the old daemon
+				// died while removing this network. Finish the removal
+				// (reconcile deletes its remaining rules).
+				log.Printf("restore: network %s: bridge %s is gone (%v); it was being removed: removing it", n.Name, n.Bridge, err)
+				d.goneBridges = append(d.goneBridges, n.Bridge)
+				continue
+			}
+			if err != nil {
+				log.Printf("restore: network %s: bridge %s is gone (%v); creating it again", n.Name, n.Bridge, err)
+				if link, err = bridge.Ensure(d.nl, n.Bridge, netip.PrefixFrom(n.Gateway, n.Subnet.Bits()), n.MTU); err != nil {
+					return fmt.Errorf("restore network %s: %w", n.Name, err)
+				}
+			}
+			n.link = link
+			haveDefault = haveDefault || n.Default
+		}
+		d.networks[n.ID] = n
+	}
+	if haveDefault {
+		return nil
+	}
+	return d.predefinedNetworks(false)
+}
+
+// adopt takes over a running container. It fails, changing nothing that
+// lose does not undo, when any part of it is gone. Call with d.mu held.
+func (d *Daemon) adopt(c *Container, li liveInfo) error {
+	if c.Pid <= 0 || li.Start == "" {
+		return errors.New("no pid recorded")
+	}
+	pidfd, err := pinProcess(c.Pid, li.Start)
+	if err != nil {
+		return err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			unix.Close(pidfd)
+		}
+	}()
+	if c.SandboxKey != "" {
+		if _, err := os.Stat(c.SandboxKey); err != nil {
+			return fmt.Errorf("netns pin: %w", err)
+		}
+	}
+	for _, ep := range c.Endpoints {
+		n, found := d.networks[ep.NetworkID]
+		if !found || n.pool == nil {
+			return fmt.Errorf("endpoint %s: network %s is gone", ep.IfName, ep.Network)
+		}
+		if _, err := d.nl.LinkByName(ep.HostVeth); err != nil {
+			return fmt.Errorf("endpoint %s: host veth %s: %w", ep.IfName, ep.HostVeth, err)
+		}
+	}
+	// From here on, every step is undone by lose's release.
+	var reserved []*Endpoint
+	for _, ep := range c.Endpoints {
+		n := d.networks[ep.NetworkID]
+		if err := n.pool.Reserve(ep.Addr.Addr()); err != nil {
+			d.unreserve(reserved)
+			return fmt.Errorf("endpoint %s: address %s: %w", ep.IfName, ep.Addr.Addr(), err)
+		}
+		reserved = append(reserved, ep)
+		if len(ep.DNSNames) > 0 {
+			d.dns.Add(n.Name, ep.DNSNames, ep.Addr.Addr())
+		}
+	}
+	d.updateDNSView(c)
+	if li.DNSUDP > 0 {
+		r := edns.NewResolver(edns.View{T: d.dns, Networks: func() []string { return *c.dnsNets.Load() }}, d.upstream, c.external.Load)
+		if err := r.StartInPorts(c.SandboxKey, li.DNSUDP, li.DNSTCP); err != nil {
+			d.releaseAdopted(c)
+			return err
+		}
+		c.resolver = r
+	}
+	if len(c.Ports) > 0 {
+		if err := d.adoptPorts(c, li); err != nil {
+			d.releaseAdopted(c)
+			return err
+		}
+	}
+	if li.ShimPid > 0 {
+		d.adoptShim(c, li)
+	}
+	p, err := os.FindProcess(c.Pid)
+	if err != nil {
+		d.releaseAdopted(c)
+		return err
+	}
+	c.cmd = &exec.Cmd{Process: p}
+	c.live = li
+	ok = true
+	go d.reapAdopted(c, pidfd, li.Start)
+	log.Printf("restore: container %s (%s) re-adopted: pid %d, %d endpoints, %d published ports, DNS on udp %d tcp %d",
+		c.Name, c.ID[:12], c.Pid, len(c.Endpoints), len(c.Ports), li.DNSUDP, li.DNSTCP)
+	return nil
+}
+
+// unreserve gives back addresses adopt reserved. Call with d.mu held.
+func (d *Daemon) unreserve(eps []*Endpoint) {
+	for _, ep := range eps {
+		if n, ok := d.networks[ep.NetworkID]; ok && n.pool != nil {
+			n.pool.Release(ep.Addr.Addr())
+		}
+		if len(ep.DNSNames) > 0 {
+			d.dns.Remove(ep.Network, ep.DNSNames, ep.Addr.Addr())
+		}
+	}
+}
+
+// releaseAdopted undoes a half-done adoption: releaseNetwork then finds the
+// endpoints reserved, as it expects. Call with d.mu held.
+func (d *Daemon) releaseAdopted(c *Container) {
+	if c.resolver != nil {
+		c.resolver.Close()
+		c.resolver = nil
+	}
+	for _, p := range c.proxies {
+		p.Close()
+	}
+	c.proxies = nil
+	d.ports.Release(c.Ports)
+	d.unreserve(c.Endpoints)
+}
+
+// adoptPorts reserves c's published ports and adopts their docker-proxy
+// processes; a proxy that is gone is started again (its port is free).
+// Call with d.mu held.
+func (d *Daemon) adoptPorts(c *Container, li liveInfo) error {
+	if len(c.Endpoints) == 0 {
+		return errors.New("published ports without an endpoint")
+	}
+	if _, err := d.ports.Allocate(c.Ports); err != nil {
+		return err
+	}
+	ip := c.Endpoints[0].Addr.Addr()
+	for i, b := range c.Ports {
+		var p *portmap.Proxy
+		var err error
+		if i < len(li.Proxies) {
+			p, err = portmap.AdoptProxy(li.Proxies[i], b, ip)
+		} else {
+			err = errors.New("no pid recorded")
+		}
+		if err != nil {
+			log.Printf("restore: container %s: %s for %s not adopted (%v); starting a new one", c.Name, portmap.ProxyName, b, err)
+			path, perr := proxyPath()
+			if perr != nil {
+				return perr
+			}
+			if p, err = portmap.StartProxy(path, b, ip); err != nil {
+				return err
+			}
+		}
+		c.proxies = append(c.proxies, p)
+	}
+	return nil
+}
+
+// adoptShim makes c.output wait for the log shim the old daemon started,
+// and tells it to drop an attached caller's files: that caller's
+// connection died with the old daemon. Call with d.mu held.
+func (d *Daemon) adoptShim(c *Container, li liveInfo) {
+	fd, err := pinProcess(li.ShimPid, li.ShimStart)
+	if err != nil {
+		// It has ended: the container's output is closed already.
+		return
+	}
+	unix.PidfdSendSignal(fd, unix.SIGUSR1, nil, 0)
+	c.output.Add(1)
+	go func() {
+		defer c.output.Done()
+		defer unix.Close(fd)
+		waitPidfd(fd, -1)
+	}()
+}
+
+// reapAdopted is reap for an adopted container, which is not the daemon's
+// child: it waits on a pidfd, and the supervisor, its parent now, keeps
+// its exit status.
+func (d *Daemon) reapAdopted(c *Container, pidfd int, start string) {
+	waitPidfd(pidfd, -1)
+	unix.Close(pidfd)
+	if c.PidMode != "" && labhost.StartTime(c.Pid) == start {
+		// As reap: the rest of a shared pid namespace's group goes too.
+		unix.Kill(-c.Pid, unix.SIGKILL)
+	}
+	code := exitCode(c.Pid, start)
+	waitOutput(c)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c.Status = "exited"
+	c.FinishedAt = time.Now()
+	c.ExitCode = code
+	d.releaseNetwork(c)
+	close(c.exited)
+	if c.AutoRemove {
+		d.remove(c)
+	}
+	d.stateChanged()
+}
+
+// exitCode is the exit code of the process pid that started at start, as
+// the supervisor kept it when it reaped it. The supervisor reaps at once,
+// but after the pidfd has fired: wait a bounded while for the record.
+// Without one it is 255, and the loss is logged.
+func exitCode(pid int, start string) int {
+	for i := 0; i < 200; i++ {
+		if ws, ok := labhost.Exit(pid, start); ok {
+			if ws.Signaled() {
+				return 128 + int(ws.Signal())
+			}
+			return ws.ExitStatus()
+		}
+		if i == 0 && labhost.StartTime(pid) != start && !exitRecorded(pid, start) {
+			// Reaped before the supervisor kept statuses: lost.
+			break
+		}
+		time.Sleep(10 * time.Millisecond) // bounded: 2 s in all
+	}
+	log.Printf("restore: the exit status of pid %d was not kept; recording 255", pid)
+	return 255
+}
+
+func exitRecorded(pid int, start string) bool {
+	_, err := os.Stat(filepath.Join(labhost.ExitsDir, fmt.Sprintf("%d-%s", pid, start)))
+	return err == nil
+}
+
+// lose records a container that could not be adopted as exited, with the
+// status the supervisor kept if it has gone, or killed if it still runs,
+// and removes what it held in the kernel. Call with d.mu held.
+func (d *Daemon) lose(c *Container, li liveInfo) {
+	code := 255
+	if fd, err := pinProcess(c.Pid, li.Start); err == nil {
+		// Still running, but not adoptable: kill it.
+		unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
+		waitPidfd(fd, 5*time.Second)
+		unix.Close(fd)
+		code = 128 + int(unix.SIGKILL)
+		exitCode(c.Pid, li.Start) // consume the record
+		log.Printf("restore: container %s: killed (pid %d)", c.Name, c.Pid)
+	} else if li.Start != "" {
+		code = exitCode(c.Pid, li.Start)
+		log.Printf("restore: container %s exited while no daemon ran, with status %d", c.Name, code)
+	}
+	ip := netip.Addr{}
+	for _, ep := range c.Endpoints {
+		if ip == (netip.Addr{}) {
+			ip = ep.Addr.Addr()
+		}
+		if err := bridge.Detach(d.nl, ep.HostVeth); err != nil {
+			log.Printf("restore: container %s: %v", c.Name, err)
+		}
+	}
+	if len(c.Ports) > 0 && len(c.Endpoints) > 0 {
+		if n, ok := d.networks[c.Endpoints[0].NetworkID]; ok {
+			if err := firewall.RemovePorts(fwPorts(c.Ports, ip, n.Bridge)); err != nil {
+				log.Printf("restore: container %s: %v", c.Name, err)
+			}
+		}
+	}
+	for _, pid := range li.Proxies {
+		killIf(pid, func(args []string) bool { return len(args) > 0 && filepath.Base(args[0]) == portmap.ProxyName })
+	}
+	if c.SandboxKey != "" {
+		if err := netns.Remove(c.SandboxKey); err != nil {
+			log.Printf("restore: container %s: %v", c.Name, err)
+		}
+	}
+	c.Endpoints, c.Ports, c.proxies, c.resolver = nil, nil, nil, nil
+	c.SandboxKey, c.SandboxID, c.Pid = "", "", 0
+	c.Status, c.ExitCode, c.FinishedAt = "exited", code, time.Now()
+	close(c.exited)
+	if c.AutoRemove {
+		d.remove(c)
+	}
+}
+
+// pinProcess opens a pidfd for pid and checks that it is still the process
+// that started at start: a pidfd opened before the check names the checked
+// process for good.
+func pinProcess(pid int, start string) (int, error) {
+	if pid <= 0 || start == "" {
+		return -1, errors.New("no pid recorded")
+	}
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return -1, fmt.Errorf("pid %d: %w", pid, err)
+	}
+	if got := labhost.StartTime(pid); got != start {
+		unix.Close(fd)
+		return -1, fmt.Errorf("pid %d is another process now (start time %q, not %q)", pid, got, start)
+	}
+	return fd, nil
+}
+
+// waitPidfd waits for the process behind fd to exit, at most d (d < 0:
+// for as long as it takes). It reports whether it exited.
+func waitPidfd(fd int, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		ms := -1
+		if d >= 0 {
+			left := time.Until(deadline)
+			if left <= 0 {
+				return false
+			}
+			ms = int(left/time.Millisecond) + 1
+		}
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, ms)
+		if err == unix.EINTR {
+			continue
+		}
+		return err == nil && n > 0
+	}
+}
+
+// killIf kills pid, pinned by a pidfd, if its command line passes match.
+func killIf(pid int, match func(args []string) bool) bool {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	if !match(cmdline(pid)) {
+		return false
+	}
+	if unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0) != nil {
+		return false
+	}
+	waitPidfd(fd, 5*time.Second)
+	return true
+}
+
+func cmdline(pid int) []string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || len(b) == 0 {
+		return nil
+	}
+	return strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
+}
+
+// reconcile removes what no restored object owns: the debris of an
+// operation the old daemon died in the middle of (a run between its netns
+// and its state write, a network create between its bridge and its state
+// write). Call with d.mu held.
+func (d *Daemon) reconcile() {
+	keepPid := map[int]bool{}
+	keepNS := map[string]bool{}
+	keepVeth := map[string]bool{}
+	for _, c := range d.containers {
+		if c.running() {
+			keepPid[c.Pid] = true
+			keepPid[c.live.ShimPid] = true
+			for _, p := range c.proxies {
+				keepPid[p.Pid()] = true
+			}
+			keepNS[c.SandboxKey] = true
+			for _, ep := range c.Endpoints {
+				keepVeth[ep.HostVeth] = true
+			}
+		}
+	}
+	// Processes first: they hold netns and pipes. Only orphans (their
+	// parent is the supervisor, PID 1) that nslab started are candidates.
+	containersDir := filepath.Join(d.dir, "containers") + "/"
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || keepPid[pid] || pid == os.Getpid() || ppid(pid) != 1 {
+			continue
+		}
+		root, _ := os.Readlink(fmt.Sprintf("/proc/%d/root", pid))
+		what := ""
+		args := cmdline(pid)
+		switch {
+		case len(args) > 0 && filepath.Base(args[0]) == portmap.ProxyName:
+			what = portmap.ProxyName
+		case len(args) > 1 && (args[1] == "__logshim" || args[1] == "__init"):
+			what = "nslab " + args[1]
+		case strings.HasPrefix(root, containersDir):
+			what = "container process"
+		}
+		if what == "" {
+			continue
+		}
+		if killIf(pid, func(now []string) bool { return strings.Join(now, "\x00") == strings.Join(args, "\x00") }) {
+			log.Printf("restore: killed a %s no container owns (pid %d: %s)", what, pid, strings.Join(args, " "))
+		}
+	}
+	if pins, err := os.ReadDir(filepath.Join(d.dir, "netns")); err == nil {
+		for _, p := range pins {
+			path := filepath.Join(d.dir, "netns", p.Name())
+			if !keepNS[path] {
+				if err := netns.Remove(path); err != nil {
+					log.Printf("restore: %v", err)
+				} else {
+					log.Printf("restore: removed netns pin %s, which no container owns", path)
+				}
+			}
+		}
+	}
+	if dirs, err := os.ReadDir(filepath.Join(d.dir, "containers")); err == nil {
+		for _, e := range dirs {
+			if _, ok := d.containers[e.Name()]; !ok {
+				os.RemoveAll(filepath.Join(d.dir, "containers", e.Name()))
+				log.Printf("restore: removed container directory %s, which no container owns", e.Name())
+			}
+		}
+	}
+	d.reconcileLinks(keepVeth)
+	// Exit records of processes no container is waiting for (the
+	// supervisor keeps every orphan's) are not needed.
+	if recs, err := os.ReadDir(labhost.ExitsDir); err == nil {
+		for _, r := range recs {
+			pid, _, _ := strings.Cut(r.Name(), "-")
+			if n, err := strconv.Atoi(pid); err != nil || !keepPid[n] {
+				os.Remove(filepath.Join(labhost.ExitsDir, r.Name()))
+			}
+		}
+	}
+}
+
+// ppid is field 4 of /proc/PID/stat, or -1.
+func ppid(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return -1
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return -1
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 2 {
+		return -1
+	}
+	n, _ := strconv.Atoi(f[1])
+	return n
+}
+
+// ownBridge is the name network create gives a bridge: br- and twelve hex
+// digits of the network's ID.
+var ownBridge = regexp.MustCompile(`^br-[0-9a-f]{12}$`)
+
+// reconcileLinks deletes veths on the engine's bridges that no endpoint
+// owns, and br- bridges that no network owns, with their iptables rules.
+// Bridges the user made (any other name) are left alone. Call with d.mu
+// held.
+func (d *Daemon) reconcileLinks(keepVeth map[string]bool) {
+	bridges := map[int]bool{}
+	known := map[string]bool{}
+	for _, n := range d.networks {
+		if n.link != nil {
+			bridges[n.link.Attrs().Index] = true
+			known[n.Bridge] = true
+		}
+	}
+	links, err := d.nl.LinkList()
+	if err != nil {
+		log.Printf("restore: list links: %v", err)
+		return
+	}
+	var orphanBridges []string
+	for _, l := range links {
+		a := l.Attrs()
+		switch {
+		case l.Type() == "veth" && bridges[a.MasterIndex] && !keepVeth[a.Name]:
+			if err := d.nl.LinkDel(l); err == nil {
+				log.Printf("restore: deleted veth %s, which no endpoint owns", a.Name)
+			}
+		case l.Type() == "bridge" && ownBridge.MatchString(a.Name) && !known[a.Name]:
+			orphanBridges = append(orphanBridges, a.Name)
+		}
+	}
+	orphanBridges = append(orphanBridges, d.goneBridges...)
+	d.goneBridges = nil
+	for _, name := range orphanBridges {
+		if _, err := d.nl.LinkByName(name); err != nil {
+			continue // gone already
+		}
+		if err := bridge.Delete(d.nl, name); err != nil {
+			log.Printf("restore: %v", err)
+			continue
+		}
+		log.Printf("restore: deleted bridge %s, which no network owns", name)
+	}
+	d.reconcileRules(orphanBridges)
+}
+
+// The three rules of a published port (firewall.portRules), with the
+// container address they name.
+var portRule = []*regexp.Regexp{
+	regexp.MustCompile(`^-A DOCKER .*-j DNAT --to-destination ([0-9.]+):[0-9]+$`),
+	regexp.MustCompile(`^-A POSTROUTING -s ([0-9.]+)/32 -d [0-9.]+/32 -p \w+ -m \w+ --dport [0-9]+ -j MASQUERADE$`),
+	regexp.MustCompile(`^-A DOCKER -d ([0-9.]+)/32 ! -i \S+ -o \S+ -p \w+ -m \w+ --dport [0-9]+ -j ACCEPT$`),
+}
+
+// reconcileRules deletes the iptables rules of bridges that are gone and
+// of published ports no running container has. DOCKER-USER, the user's
+// chain, is never touched. Call with d.mu held.
+func (d *Daemon) reconcileRules(goneBridges []string) {
+	published := map[string]bool{}
+	for _, c := range d.containers {
+		if c.running() && len(c.Ports) > 0 && len(c.Endpoints) > 0 {
+			published[c.Endpoints[0].Addr.Addr().String()] = true
+		}
+	}
+	out, err := exec.Command("iptables-save").Output()
+	if err != nil {
+		log.Printf("restore: iptables-save: %v", err)
+		return
+	}
+	var script strings.Builder
+	table, n := "", 0
+	for _, line := range strings.Split(string(out), "\n") {
+		switch {
+		case strings.HasPrefix(line, "*"):
+			table = line
+			fmt.Fprintln(&script, line)
+			continue
+		case line == "COMMIT":
+			fmt.Fprintln(&script, line)
+			continue
+		case !strings.HasPrefix(line, "-A ") || strings.HasPrefix(line, "-A DOCKER-USER "):
+			continue
+		}
+		gone := false
+		f := strings.Fields(line)
+		for _, br := range goneBridges {
+			for _, w := range f {
+				gone = gone || w == br
+			}
+		}
+		if table == "*nat" || table == "*filter" {
+			for _, re := range portRule {
+				if m := re.FindStringSubmatch(line); m != nil && !published[m[1]] {
+					gone = true
+				}
+			}
+		}
+		if gone {
+			fmt.Fprintln(&script, "-D"+strings.TrimPrefix(line, "-A"))
+			log.Printf("restore: deleting iptables rule no network or port owns: %s %s", table, line)
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	if err := firewall.Restore(script.String()); err != nil {
+		log.Printf("restore: %v", err)
+	}
+}

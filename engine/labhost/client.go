@@ -1,0 +1,145 @@
+package labhost
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/nslab/nslab/engine/api"
+	"golang.org/x/sys/unix"
+)
+
+// EnvDaemonTimeout bounds how long a CLI call waits for the engine daemon:
+// a Go duration (90s, 5m) or a number of seconds. 0 or a negative value
+// waits for ever.
+const EnvDaemonTimeout = "NSLAB_DAEMON_TIMEOUT"
+
+// DefaultDaemonTimeout is generous for the slowest real call: a run with
+// published ports (each docker-proxy may take 16 s to report, as under
+// Docker), an rm -f of containers that ignore SIGTERM, a network create
+// under load. stop adds its own timeout per container on top.
+const DefaultDaemonTimeout = 2 * time.Minute
+
+// DaemonTimeout is the bound on one call, from NSLAB_DAEMON_TIMEOUT or the
+// default. ok is false when calls are unbounded.
+func DaemonTimeout() (d time.Duration, ok bool, err error) {
+	v := strings.TrimSpace(os.Getenv(EnvDaemonTimeout))
+	if v == "" {
+		return DefaultDaemonTimeout, true, nil
+	}
+	if n, err := strconv.ParseFloat(v, 64); err == nil {
+		d = time.Duration(n * float64(time.Second))
+	} else if d, err = time.ParseDuration(v); err != nil {
+		return 0, false, fmt.Errorf("bad %s %q: want a duration such as 90s or 5m, or a number of seconds", EnvDaemonTimeout, v)
+	}
+	return d, d > 0, nil
+}
+
+// callBounded is api.Call with the whole call (connect, send, answer)
+// bounded. While the supervisor restarts a dead daemon (its pid file is
+// gone or names a dead process), the call waits for the new one within the
+// same bound.
+func callBounded(req api.Operation, out any, files ...*os.File) error {
+	bound, bounded, err := DaemonTimeout()
+	if err != nil {
+		return err
+	}
+	if s, ok := req.(api.StopRequest); ok && bounded {
+		if s.Timeout < 0 {
+			bounded = false // stop -t -1 waits for as long as it takes
+		} else {
+			bound += time.Duration(len(s.Names)*s.Timeout) * time.Second
+		}
+	}
+	if !bounded {
+		return api.Call(SocketPath, req, out, files...)
+	}
+	deadline := time.Now().Add(bound)
+	var c *api.Conn
+	for {
+		c, err = api.DialTimeout(SocketPath, time.Until(deadline))
+		if err == nil {
+			break
+		}
+		if !restarting() || time.Now().After(deadline) {
+			if errors.Is(err, os.ErrDeadlineExceeded) || isTimeout(err) {
+				return noAnswer(bound)
+			}
+			return err
+		}
+		time.Sleep(20 * time.Millisecond) // bounded by the deadline
+	}
+	defer c.Close()
+	c.SetDeadline(deadline)
+	if err := c.Send(req, files...); err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return noAnswer(bound)
+		}
+		return err
+	}
+	if err := c.Recv(out); err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return noAnswer(bound)
+		}
+		return err
+	}
+	return nil
+}
+
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
+
+// restarting reports whether the supervisor is between a daemon's death
+// and its successor's start: no pid file, or one that names a dead
+// process. Only the nslab engine has one.
+func restarting() bool {
+	if _, err := os.Stat(ExitsDir); err != nil {
+		return false // not an nslab-engine lab host
+	}
+	pid := DaemonPid()
+	return pid <= 0 || unix.Kill(pid, 0) == syscall.ESRCH
+}
+
+// noAnswer says that the daemon did not answer in time, who it is, what
+// state the kernel shows it in, and where its log is.
+func noAnswer(bound time.Duration) error {
+	pid := DaemonPid()
+	who := "the nslab engine daemon"
+	if pid > 0 {
+		who += fmt.Sprintf(" (pid %d", pid)
+		if st := procState(pid); st != "" {
+			who += ", " + st
+		}
+		who += ")"
+	}
+	return fmt.Errorf("%s did not answer within %s; its log is %s. Set %s to wait longer (0 waits for ever)",
+		who, bound, DaemonLog, EnvDaemonTimeout)
+}
+
+// procState is the kernel's word for pid's state when it is not simply
+// running or sleeping: stopped, a zombie, in uninterruptible sleep.
+func procState(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "gone"
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 || i+2 >= len(b) {
+		return ""
+	}
+	switch b[i+2] {
+	case 'T', 't':
+		return "stopped (SIGSTOP or a debugger): send it SIGCONT"
+	case 'Z':
+		return "a zombie"
+	case 'D':
+		return "in uninterruptible sleep"
+	}
+	return ""
+}

@@ -1,0 +1,472 @@
+package labs_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nslab/nslab/engine/labhost"
+	"golang.org/x/sys/unix"
+)
+
+// Fault injection: the engine daemon is killed in the middle of a run, a
+// network create and an rm, or stopped with SIGSTOP. Each time the lab
+// host's supervisor restarts it, and the new daemon must re-adopt what
+// runs and remove the debris of the interrupted operation (restore.go).
+// Each test then checks, inside the lab host, that the state is
+// consistent, that a bystander container (started before the fault, with
+// a user network, a published port and a DNS name) survived, and, after
+// everything is removed, that the lab host is back to its fresh state;
+// and, outside, that the real host is unchanged.
+
+// faultHost is a lab host under fault injection.
+type faultHost struct {
+	t        *testing.T
+	h        *labhost.Host
+	root     string // the lab host's root, seen from here
+	baseIPT  string // iptables-save of the fresh lab host
+	baseLink string // its links, fresh
+}
+
+func startFaultHost(t *testing.T) *faultHost {
+	t.Helper()
+	h, err := labhost.Start(labhost.Options{Stderr: os.Stderr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Kill)
+	f := &faultHost{t: t, h: h, root: fmt.Sprintf("/proc/%d/root", h.Pid)}
+	f.baseIPT = f.iptables()
+	f.baseLink = f.links()
+	// The bystander: it must live through every fault.
+	f.must("nslab", "network", "create", "keep")
+	f.must("nslab", "run", "-d", "--name", "bystander", "--network", "keep", "-p", "8081:80", "busybox", "sh", "-c",
+		"mkdir -p /www && echo kept > /www/index.html && exec httpd -f -p 80 -h /www")
+	return f
+}
+
+// run runs argv in the lab host and returns its combined output.
+func (f *faultHost) run(env []string, argv ...string) (string, error) {
+	cmd, err := labhost.Command(f.h.Env(), argv...)
+	if err != nil {
+		return "", err
+	}
+	cmd.Env = append(cmd.Env, env...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func (f *faultHost) must(argv ...string) string {
+	f.t.Helper()
+	out, err := f.run(nil, argv...)
+	if err != nil {
+		f.t.Fatalf("%s: %v\n%s", strings.Join(argv, " "), err, out)
+	}
+	return out
+}
+
+func (f *faultHost) iptables() string {
+	out := f.must("iptables-save")
+	var keep []string
+	for _, l := range strings.Split(out, "\n") {
+		if !strings.HasPrefix(l, "#") {
+			keep = append(keep, strings.SplitN(l, " [", 2)[0])
+		}
+	}
+	return strings.Join(keep, "\n")
+}
+
+func (f *faultHost) links() string {
+	ents, _ := os.ReadDir(f.root + "/sys/class/net")
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	sort.Strings(names)
+	return strings.Join(names, " ")
+}
+
+// daemonPid is the engine daemon's pid as this process sees it (the pid
+// file holds the lab host's own pid for it), found among the supervisor's
+// children by its command line.
+func (f *faultHost) daemonPid() int {
+	f.t.Helper()
+	for _, p := range descendants(f.h.Pid) {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p))
+		if bytes.HasSuffix(b, []byte("\x00__daemon\x00")) {
+			return p
+		}
+	}
+	f.t.Fatal("no engine daemon in the lab host")
+	return 0
+}
+
+// signal sends sig to pid through a pidfd, so a reused pid is never hit.
+func signalPid(t *testing.T, pid int, sig unix.Signal) {
+	t.Helper()
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		t.Fatalf("pidfd for %d: %v", pid, err)
+	}
+	defer unix.Close(fd)
+	if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil {
+		t.Fatalf("signal %d: %v", pid, err)
+	}
+}
+
+// killDaemonWhen starts argv in the lab host, kills the daemon with SIGKILL
+// as soon as ready() reports that the operation is under way, and waits
+// for the operation's CLI to end (it fails or, if the kill came late,
+// succeeds). It then waits until a new daemon answers.
+func (f *faultHost) killDaemonWhen(ready func() bool, argv ...string) string {
+	f.t.Helper()
+	daemon := f.daemonPid()
+	cmd, err := labhost.Command(f.h.Env(), argv...)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		f.t.Fatal(err)
+	}
+	waitFor(f.t, "the operation to be under way", ready)
+	signalPid(f.t, daemon, unix.SIGKILL)
+	cmd.Wait()
+	f.t.Logf("%s, with the daemon killed under it: %s", strings.Join(argv, " "), strings.TrimSpace(out.String()))
+	// The CLI waits (bounded) for the restarted daemon.
+	f.must("nslab", "ps")
+	if f.daemonPid() == daemon {
+		f.t.Fatal("the daemon was not restarted")
+	}
+	log := f.must("cat", labhost.DaemonLog)
+	if !strings.Contains(log, "died (killed by signal SIGKILL); restarting it") {
+		f.t.Errorf("the daemon log does not record the restart:\n%s", log)
+	}
+	return out.String()
+}
+
+// exists reports whether a path exists in the lab host.
+func (f *faultHost) exists(glob string) bool {
+	m, _ := filepath.Glob(f.root + glob)
+	return len(m) > 0
+}
+
+// checkConsistent checks the lab host against what ps and inspect say:
+// every netns pin, container directory, veth and docker-proxy belongs to a
+// container that runs, and the bystander still serves its page and
+// resolves its name.
+func (f *faultHost) checkConsistent() {
+	f.t.Helper()
+	ids := strings.Fields(f.must("nslab", "ps", "-a", "-q"))
+	running := strings.Fields(f.must("nslab", "ps", "-q"))
+	dirs, _ := os.ReadDir(f.root + "/run/nslab/containers")
+	if len(dirs) != len(ids) {
+		f.t.Errorf("%d container directories for %d containers (%v)", len(dirs), len(ids), ids)
+	}
+	wantPins, wantVeths, wantProxies := 0, 0, 0
+	for _, id := range running {
+		out := f.must("nslab", "inspect", "-f", "{{.NetworkSettings.SandboxKey}} {{len .NetworkSettings.Networks}} {{len .NetworkSettings.Ports}}", id)
+		var key string
+		var nets, ports int
+		fmt.Sscan(out, &key, &nets, &ports)
+		if key != "" {
+			wantPins++
+		}
+		wantVeths += nets
+		wantProxies += 2 * ports // 0.0.0.0 and [::]
+	}
+	pins, _ := os.ReadDir(f.root + "/run/nslab/netns")
+	if len(pins) != wantPins {
+		f.t.Errorf("%d netns pins for %d running containers with a netns", len(pins), wantPins)
+	}
+	veths := 0
+	for _, l := range strings.Fields(f.links()) {
+		if strings.HasPrefix(l, "veth") {
+			veths++
+		}
+	}
+	if veths != wantVeths {
+		f.t.Errorf("%d host veths for %d endpoints of running containers (links: %s)", veths, wantVeths, f.links())
+	}
+	proxies := strings.Fields(f.runOut("pidof", "docker-proxy"))
+	if len(proxies) != wantProxies {
+		f.t.Errorf("%d docker-proxy processes for %d published bindings", len(proxies), wantProxies)
+	}
+	if out := f.must("busybox", "wget", "-qO-", "http://127.0.0.1:8081/"); out != "kept\n" {
+		f.t.Errorf("the bystander's published port answers %q", out)
+	}
+	if out := f.must("nslab", "exec", "bystander", "nslookup", "bystander"); !regexp.MustCompile(`Address( 1)?:\s+172\.18\.0\.2`).MatchString(out) {
+		f.t.Errorf("the bystander's name does not resolve after the restart:\n%s", out)
+	}
+}
+
+func (f *faultHost) runOut(argv ...string) string {
+	out, _ := f.run(nil, argv...)
+	return out
+}
+
+// checkCleanAfterRemoval removes every container and user network and
+// checks that the lab host is as fresh: the same links and iptables, no
+// netns pins, container directories, proxies or log shims.
+func (f *faultHost) checkCleanAfterRemoval() {
+	f.t.Helper()
+	if ids := strings.Fields(f.must("nslab", "ps", "-a", "-q")); len(ids) > 0 {
+		f.must(append([]string{"nslab", "rm", "-f"}, ids...)...)
+	}
+	for _, l := range strings.Split(f.must("nslab", "network", "ls"), "\n")[1:] {
+		if fs := strings.Fields(l); len(fs) > 1 && fs[1] != "bridge" && fs[1] != "host" && fs[1] != "none" {
+			f.must("nslab", "network", "rm", fs[1])
+		}
+	}
+	if got := f.iptables(); got != f.baseIPT {
+		f.t.Errorf("iptables differ from the fresh lab host's:\nfresh:\n%s\nnow:\n%s", f.baseIPT, got)
+	}
+	if got := f.links(); got != f.baseLink {
+		f.t.Errorf("links differ from the fresh lab host's: fresh %q, now %q", f.baseLink, got)
+	}
+	for _, glob := range []string{"/run/nslab/netns/*", "/run/nslab/containers/*"} {
+		if f.exists(glob) {
+			f.t.Errorf("%s is not empty", filepath.Dir(glob))
+		}
+	}
+	ps := f.must("ps", "-eo", "args")
+	for _, what := range []string{"docker-proxy", "__logshim", "__init", "sleep 3600", "httpd"} {
+		if strings.Contains(ps, what) {
+			f.t.Errorf("a %s process is left:\n%s", what, ps)
+		}
+	}
+}
+
+func TestFaultKillDaemonMidRun(t *testing.T) {
+	needLabs(t)
+	before := snapshot(t)
+	f := startFaultHost(t)
+	// Kill as soon as the container's directory exists: create has
+	// recorded it and start is wiring its network.
+	known := map[string]bool{}
+	for _, e := range dirNames(f.root + "/run/nslab/containers") {
+		known[e] = true
+	}
+	f.killDaemonWhen(func() bool {
+		for _, e := range dirNames(f.root + "/run/nslab/containers") {
+			if !known[e] {
+				return true
+			}
+		}
+		return false
+	}, "nslab", "run", "-d", "--name", "victim", "--network", "keep", "-p", "8082:80", "busybox", "sleep", "3600")
+	f.checkConsistent()
+	f.checkCleanAfterRemoval()
+	f.h.Close()
+	checkUnchanged(t, before)
+}
+
+func TestFaultKillDaemonMidNetworkCreate(t *testing.T) {
+	needLabs(t)
+	before := snapshot(t)
+	f := startFaultHost(t)
+	bridges := func() int { m, _ := filepath.Glob(f.root + "/sys/class/net/br-*"); return len(m) }
+	n := bridges()
+	// Kill as soon as the new bridge exists: its rules and the state
+	// file may or may not have followed.
+	f.killDaemonWhen(func() bool { return bridges() > n }, "nslab", "network", "create", "victimnet")
+	f.checkConsistent()
+	// Whatever the restart kept, the name works again: either the
+	// network is there, or it can be created.
+	if out, err := f.run(nil, "nslab", "network", "inspect", "victimnet"); err != nil {
+		t.Logf("victimnet was cleaned up: %s", strings.TrimSpace(out))
+		f.must("nslab", "network", "create", "victimnet")
+	}
+	f.must("nslab", "run", "--rm", "--network", "victimnet", "busybox", "true")
+	f.checkCleanAfterRemoval()
+	f.h.Close()
+	checkUnchanged(t, before)
+}
+
+// TestFaultKillDaemonMidNetworkRm kills the daemon once network rm has
+// deleted the bridge, before its rules and the state file follow: the
+// restarted daemon finishes the removal.
+func TestFaultKillDaemonMidNetworkRm(t *testing.T) {
+	needLabs(t)
+	before := snapshot(t)
+	f := startFaultHost(t)
+	f.must("nslab", "network", "create", "victimnet")
+	bridges := func() int { m, _ := filepath.Glob(f.root + "/sys/class/net/br-*"); return len(m) }
+	n := bridges()
+	f.killDaemonWhen(func() bool { return bridges() < n }, "nslab", "network", "rm", "victimnet")
+	f.checkConsistent()
+	if out, err := f.run(nil, "nslab", "network", "inspect", "victimnet"); err == nil {
+		t.Errorf("victimnet is still there after its interrupted rm:\n%s", out)
+	}
+	f.checkCleanAfterRemoval()
+	f.h.Close()
+	checkUnchanged(t, before)
+}
+
+func TestFaultKillDaemonMidRm(t *testing.T) {
+	needLabs(t)
+	before := snapshot(t)
+	f := startFaultHost(t)
+	f.must("nslab", "run", "-d", "--name", "victim", "--network", "keep", "-p", "8083:80", "busybox", "sleep", "3600")
+	pid := f.realPid(strings.TrimSpace(f.must("nslab", "inspect", "-f", "{{.State.Pid}}", "victim")))
+	// Kill as soon as the container's process has gone: rm is releasing
+	// its network and removing it.
+	f.killDaemonWhen(func() bool {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		return err != nil || bytes.Contains(b, []byte(") Z "))
+	}, "nslab", "rm", "-f", "victim")
+	f.checkConsistent()
+	// rm killed victim before the daemon died: it is gone, or shown
+	// exited by SIGKILL (137), the status the supervisor kept.
+	for _, l := range strings.Split(f.runOut("nslab", "ps", "-a"), "\n") {
+		if strings.HasSuffix(l, " victim") && !strings.Contains(l, " Exited (137) ") {
+			t.Errorf("victim after an interrupted rm -f: %s", l)
+		}
+	}
+	f.checkCleanAfterRemoval()
+	f.h.Close()
+	checkUnchanged(t, before)
+}
+
+// TestFaultStopDaemon stops the daemon with SIGSTOP: a CLI call must give
+// up within NSLAB_DAEMON_TIMEOUT, name the daemon's pid, state and log,
+// and exit non-zero; after SIGCONT everything works as before.
+func TestFaultStopDaemon(t *testing.T) {
+	needLabs(t)
+	before := snapshot(t)
+	f := startFaultHost(t)
+	daemon := f.daemonPid()
+	inside := strings.TrimSpace(f.must("cat", labhost.DaemonPidFile))
+	signalPid(t, daemon, unix.SIGSTOP)
+	t0 := time.Now()
+	out, err := f.run([]string{labhost.EnvDaemonTimeout + "=1s"}, "nslab", "ps")
+	took := time.Since(t0)
+	signalPid(t, daemon, unix.SIGCONT)
+	if err == nil {
+		t.Fatalf("nslab ps answered a stopped daemon: %s", out)
+	}
+	want := fmt.Sprintf("nslab: the nslab engine daemon (pid %s, stopped (SIGSTOP or a debugger): send it SIGCONT) did not answer within 1s; its log is %s.", inside, labhost.DaemonLog)
+	if !strings.Contains(out, want) {
+		t.Errorf("nslab ps on a stopped daemon said:\n%s\nwant it to contain:\n%s", out, want)
+	}
+	if took > 20*time.Second {
+		t.Errorf("nslab ps took %s to give up, for a 1s bound", took)
+	}
+	// A bad bound is refused, naming the variable.
+	if out, err := f.run([]string{labhost.EnvDaemonTimeout + "=soon"}, "nslab", "ps"); err == nil || !strings.Contains(out, "bad NSLAB_DAEMON_TIMEOUT \"soon\"") {
+		t.Errorf("NSLAB_DAEMON_TIMEOUT=soon: err %v, output %q", err, out)
+	}
+	if f.daemonPid() != daemon {
+		t.Error("a stopped daemon was restarted: it had not died")
+	}
+	f.checkConsistent()
+	f.checkCleanAfterRemoval()
+	f.h.Close()
+	checkUnchanged(t, before)
+}
+
+// realPid maps a pid in the lab host's pid namespace to this one's, from
+// the NSpid line of each of the lab host's processes.
+func (f *faultHost) realPid(inside string) int {
+	f.t.Helper()
+	for _, p := range descendants(f.h.Pid) {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", p))
+		for _, l := range strings.Split(string(b), "\n") {
+			if fs := strings.Fields(l); len(fs) >= 3 && fs[0] == "NSpid:" && fs[2] == inside {
+				return p
+			}
+		}
+	}
+	f.t.Fatalf("no process is pid %s in the lab host", inside)
+	return 0
+}
+
+func dirNames(dir string) []string {
+	ents, _ := os.ReadDir(dir)
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+// TestSandboxSaysWhyItDied: a sandbox whose lab host ends under its
+// command says which part died and how, with the engine log's last lines,
+// and exits non-zero, instead of vanishing with exit 255 and nothing on
+// stderr.
+func TestSandboxSaysWhyItDied(t *testing.T) {
+	needLabs(t)
+	nslab, err := exec.LookPath("nslab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("daemon beyond its restarts", func(t *testing.T) {
+		before := snapshot(t)
+		// Kill each daemon the supervisor starts, by its exact pid,
+		// until the supervisor gives up (the sixth death in a minute).
+		script := `last=
+for n in 1 2 3 4 5 6; do
+  i=0
+  until p=$(cat /run/nslab/daemon.pid 2>/dev/null) && [ "$p" != "$last" ] && kill -0 "$p" 2>/dev/null; do
+    i=$((i+1)); [ $i -lt 500 ] || { echo "no daemon $n" >&2; exit 1; }
+    sleep 0.01
+  done
+  kill -KILL "$p"; last=$p
+done
+exec sleep 60`
+		cmd := exec.Command(nslab, "sandbox", "--", "sh", "-c", script)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		if err == nil {
+			t.Fatal("the sandbox exited 0 though its lab host died")
+		}
+		for _, want := range []string{
+			"died (killed by signal SIGKILL) 6 times within 1m0s, more than the 5 restarts allowed",
+			"nslab: the lab host ended: its supervisor (pid ",
+			") exited with status 3, and the kernel removed everything in it",
+			"The last lines of its engine's log (/run/nslab/daemon.log):",
+			"nslab supervisor: engine daemon (pid ",
+		} {
+			if !strings.Contains(stderr.String(), want) {
+				t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+			}
+		}
+		checkUnchanged(t, before)
+	})
+	t.Run("supervisor killed", func(t *testing.T) {
+		before := snapshot(t)
+		dir := t.TempDir()
+		cmd := exec.Command(nslab, "sandbox", "--", "sh", "-c", `echo "$NSLAB_HOST" > `+dir+`/host; exec sleep 60`)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer cmd.Process.Kill()
+		var pid int
+		waitFor(t, "the sandbox's command to start", func() bool {
+			b, _ := os.ReadFile(dir + "/host")
+			_, err := fmt.Sscanf(string(b), "%d:", &pid)
+			return err == nil
+		})
+		signalPid(t, pid, unix.SIGKILL)
+		err := cmd.Wait()
+		if err == nil {
+			t.Fatal("the sandbox exited 0 though its lab host died")
+		}
+		want := fmt.Sprintf("nslab: the lab host ended: its supervisor (pid %d, PID 1 of the lab host) was killed by signal SIGKILL", pid)
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		}
+		checkUnchanged(t, before)
+	})
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package labs_test
+
+const raceBuild = false
