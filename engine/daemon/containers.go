@@ -27,6 +27,8 @@ import (
 	"github.com/nslab/nslab/engine/netns"
 	"github.com/nslab/nslab/engine/portmap"
 	"golang.org/x/sys/unix"
+
+	"github.com/nslab/nslab/engine/internal/reap"
 )
 
 // Container is one container's state.
@@ -373,7 +375,7 @@ func disableIPv6() error {
 // reap waits for the container's first process and releases its network,
 // as Docker deletes a stopped container's endpoints.
 func (d *Daemon) reap(c *Container) {
-	waitExited(c.cmd.Process.Pid) // see teardown.go
+	reap.Exited(c.cmd.Process.Pid) // see teardown.go
 	if c.PidMode != "" {
 		// In a shared pid namespace the kernel does not kill the
 		// container's other processes when its first one exits; Docker

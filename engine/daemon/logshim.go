@@ -18,6 +18,8 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
+
+	"github.com/nslab/nslab/engine/internal/reap"
 )
 
 const envLogShim = "NSLAB_LOGSHIM"
@@ -116,6 +118,9 @@ func (d *Daemon) startLogShim(c *Container, cfg shimConfig, files []*os.File) er
 	c.live.ShimPid = cmd.Process.Pid
 	c.output.Add(1)
 	go func() {
+		// In the poller, not in an OS thread blocked in wait4: one shim
+		// runs per container (engine/internal/reap).
+		reap.Exited(cmd.Process.Pid)
 		cmd.Wait()
 		c.output.Done()
 	}()

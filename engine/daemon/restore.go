@@ -44,6 +44,8 @@ import (
 	"github.com/nslab/nslab/engine/netns"
 	"github.com/nslab/nslab/engine/portmap"
 	"golang.org/x/sys/unix"
+
+	"github.com/nslab/nslab/engine/internal/reap"
 )
 
 // liveInfo is what a restarted daemon needs, beyond a Container's exported
@@ -363,7 +365,7 @@ func (d *Daemon) adoptShim(c *Container, li liveInfo) {
 	go func() {
 		defer c.output.Done()
 		defer unix.Close(fd)
-		waitPidfd(fd, -1)
+		reap.Pidfd(fd, -1)
 	}()
 }
 
@@ -371,7 +373,7 @@ func (d *Daemon) adoptShim(c *Container, li liveInfo) {
 // child: it waits on a pidfd, and the supervisor, its parent now, keeps
 // its exit status.
 func (d *Daemon) reapAdopted(c *Container, pidfd int, start string) {
-	waitPidfd(pidfd, -1)
+	reap.Pidfd(pidfd, -1)
 	unix.Close(pidfd)
 	if c.PidMode != "" && labhost.StartTime(c.Pid) == start {
 		// As reap: the rest of a shared pid namespace's group goes too.
@@ -427,7 +429,7 @@ func (d *Daemon) lose(c *Container, li liveInfo) {
 	if fd, err := pinProcess(c.Pid, li.Start); err == nil {
 		// Still running, but not adoptable: kill it.
 		unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
-		waitPidfd(fd, 5*time.Second)
+		reap.Pidfd(fd, 5*time.Second)
 		unix.Close(fd)
 		code = 128 + int(unix.SIGKILL)
 		exitCode(c.Pid, li.Start) // consume the record
@@ -487,28 +489,6 @@ func pinProcess(pid int, start string) (int, error) {
 	return fd, nil
 }
 
-// waitPidfd waits for the process behind fd to exit, at most d (d < 0:
-// for as long as it takes). It reports whether it exited.
-func waitPidfd(fd int, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for {
-		ms := -1
-		if d >= 0 {
-			left := time.Until(deadline)
-			if left <= 0 {
-				return false
-			}
-			ms = int(left/time.Millisecond) + 1
-		}
-		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		n, err := unix.Poll(fds, ms)
-		if err == unix.EINTR {
-			continue
-		}
-		return err == nil && n > 0
-	}
-}
-
 // killIf kills pid, pinned by a pidfd, if its command line passes match.
 func killIf(pid int, match func(args []string) bool) bool {
 	fd, err := unix.PidfdOpen(pid, 0)
@@ -522,7 +502,7 @@ func killIf(pid int, match func(args []string) bool) bool {
 	if unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0) != nil {
 		return false
 	}
-	waitPidfd(fd, 5*time.Second)
+	reap.Pidfd(fd, 5*time.Second)
 	return true
 }
 

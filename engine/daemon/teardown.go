@@ -16,38 +16,10 @@
 package daemon
 
 import (
-	"os"
 	"runtime/debug"
 	"sync"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
-
-// waitExited returns once process pid, a child not yet reaped, has exited,
-// without reaping it; the caller's Wait then returns at once. It parks the
-// goroutine in the poller on a pidfd, which becomes readable at exit. If
-// the pidfd cannot be polled it returns at once, and the caller's Wait
-// blocks as before.
-func waitExited(pid int) {
-	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
-	if err != nil {
-		return
-	}
-	// O_NONBLOCK (PIDFD_NONBLOCK) makes os.NewFile register it with the
-	// poller.
-	f := os.NewFile(uintptr(fd), "pidfd")
-	defer f.Close()
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return
-	}
-	rc.Read(func(fd uintptr) bool {
-		p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		n, err := unix.Poll(p, 0)
-		return n > 0 || (err != nil && err != unix.EINTR)
-	})
-}
 
 // trimDelay is how soon after a removal the daemon returns freed memory: at
 // most one forced collection per trimDelay, however fast containers go.

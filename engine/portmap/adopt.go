@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nslab/nslab/engine/internal/reap"
 )
 
 // AdoptProxy takes over the running docker-proxy pid for binding b to
@@ -50,26 +52,9 @@ func equal(a, b []string) bool {
 func (p *Proxy) closeAdopted() {
 	defer unix.Close(p.pidfd)
 	unix.PidfdSendSignal(p.pidfd, unix.SIGINT, nil, 0)
-	if waitPidfd(p.pidfd, 2*time.Second) {
+	if reap.Pidfd(p.pidfd, 2*time.Second) {
 		return
 	}
 	unix.PidfdSendSignal(p.pidfd, unix.SIGKILL, nil, 0)
-	waitPidfd(p.pidfd, 2*time.Second)
-}
-
-// waitPidfd waits up to d for the process behind fd to exit.
-func waitPidfd(fd int, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for {
-		left := time.Until(deadline)
-		if left <= 0 {
-			return false
-		}
-		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		n, err := unix.Poll(fds, int(left/time.Millisecond)+1)
-		if err == unix.EINTR {
-			continue
-		}
-		return err == nil && n > 0
-	}
+	reap.Pidfd(p.pidfd, 2*time.Second)
 }

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/nslab/nslab/engine/internal/reap"
 )
 
 // ProxyName is the name the proxy process runs under, so that ps, ss -ltnp
@@ -73,7 +75,11 @@ func StartProxy(path string, b Binding, container netip.Addr) (*Proxy, error) {
 	}
 	w.Close()
 	p := &Proxy{cmd: cmd, done: make(chan struct{})}
-	go func() { cmd.Wait(); close(p.done) }()
+	go func() {
+		reap.Exited(cmd.Process.Pid) // no OS thread per proxy
+		cmd.Wait()
+		close(p.done)
+	}()
 
 	status := make(chan error, 1)
 	go func() {

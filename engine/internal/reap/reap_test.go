@@ -1,0 +1,99 @@
+package reap
+
+import (
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// catChild starts a cat that exits when its stdin closes.
+func catChild(t *testing.T) (*exec.Cmd, func()) {
+	t.Helper()
+	cmd := exec.Command("cat")
+	w, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, func() { w.Close() }
+}
+
+func TestPidfdDeadlineAndExit(t *testing.T) {
+	cmd, end := catChild(t)
+	fd, err := unix.PidfdOpen(cmd.Process.Pid, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if Pidfd(fd, 20*time.Millisecond) {
+		t.Fatal("Pidfd reported a running cat as exited")
+	}
+	end()
+	if !Pidfd(fd, -1) {
+		t.Fatal("Pidfd did not report the cat's exit")
+	}
+	// fd is still the caller's: a second wait answers at once.
+	if !Pidfd(fd, 0) {
+		t.Fatal("a second Pidfd on an exited process said it runs")
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("cat: %v", err)
+	}
+}
+
+func threads(t *testing.T) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Threads:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	t.Fatal("no Threads: in /proc/self/status")
+	return 0
+}
+
+// TestExitedHoldsNoThread waits for 64 children at once: a blocking wait
+// would hold 64 OS threads; the poller holds none.
+func TestExitedHoldsNoThread(t *testing.T) {
+	const n = 64
+	before := threads(t)
+	done := make(chan struct{}, n)
+	var ends []func()
+	for i := 0; i < n; i++ {
+		cmd, end := catChild(t)
+		ends = append(ends, end)
+		go func() {
+			Exited(cmd.Process.Pid)
+			cmd.Wait()
+			done <- struct{}{}
+		}()
+	}
+	// Let the waiters park: each has run once it has opened its pidfd,
+	// which shows as one more descriptor in /proc/self/fd.
+	fds := func() int { e, _ := os.ReadDir("/proc/self/fd"); return len(e) }
+	for i := 0; i < 500 && fds() < 3*n; i++ { // 3: cat's stdin pipe end, its pidfd, its dup
+		time.Sleep(2 * time.Millisecond) // bounded retries
+	}
+	during := threads(t)
+	for _, end := range ends {
+		end()
+	}
+	for i := 0; i < n; i++ {
+		<-done
+	}
+	if during > before+n/4 {
+		t.Errorf("%d children awaited held %d threads (%d before): the wait blocks a thread each", n, during, before)
+	}
+}
