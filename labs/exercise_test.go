@@ -53,8 +53,7 @@ func TestBlankExercisesFail(t *testing.T) {
 }
 
 // TestExerciseSolvedPasses fills one exercise's blanks with the lab's own
-// commands and checks that `nslab lab check` then passes. (Every exercise,
-// solved, is played by TestPlayerPlaysEveryLab.)
+// commands and checks that `nslab lab check` then passes.
 func TestExerciseSolvedPasses(t *testing.T) {
 	needLabs(t)
 	l, err := labs.Get("namespaces")
@@ -96,4 +95,35 @@ func solved(t *testing.T, l labs.Lab) string {
 		}
 	}
 	return strings.Join(ex, "\n")
+}
+
+// TestSolvedExercisesAreTheLabs checks, for every lab, that its exercise
+// with the blanks filled in is the lab's own script once the comments
+// (the hints and the exercise's header) are set aside: every check the
+// lab makes, the exercise makes, in the same order. So a solved exercise
+// passes exactly when its lab does, and TestLabs and
+// TestPlayerPlaysEveryLab, which play every lab, cover it.
+func TestSolvedExercisesAreTheLabs(t *testing.T) {
+	code := func(script string) []string {
+		var lines []string
+		for _, line := range strings.Split(script, "\n") {
+			if !strings.HasPrefix(strings.TrimSpace(line), "#") {
+				lines = append(lines, line)
+			}
+		}
+		return lines
+	}
+	for _, l := range labs.All() {
+		got, want := code(solved(t, l)), code(l.Script)
+		if len(got) != len(want) {
+			t.Errorf("%s: the solved exercise has %d lines of commands and checks, the lab %d", l.Name, len(got), len(want))
+			continue
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Errorf("%s: the solved exercise's line %q differs from the lab's %q", l.Name, got[i], want[i])
+				break
+			}
+		}
+	}
 }
