@@ -7,11 +7,13 @@
 // A snippet that is not found exactly once stops the check before anything
 // runs: the engine changed, and the list must follow it.
 //
-// The real tree is never written: the repository is copied once into a
-// temporary directory, each mutant is applied to the copy's file, the labs'
-// test binary is built once per mutant (no -race), only the mutant's labs run,
-// and the file is restored before the next. The copy is removed on exit, on
-// SIGINT and on SIGTERM too.
+// The real tree is never written: the repository is copied into a temporary
+// directory once per worker, each mutant is applied to its worker's copy,
+// the labs' test binary is built once per mutant (no -race), only the
+// mutant's labs run, and the file is restored before the worker's next.
+// Two mutants (mutantWorkers) run side by side: a lab mostly waits on the
+// kernel and on its own readiness checks, so two mutants share two cores
+// well. The copies are removed on exit, on SIGINT and on SIGTERM too.
 //
 //	go run ./scripts/mutate [-list scripts/mutants.txt] [-min 95] [-only id,id] [-check]
 //
@@ -81,11 +83,16 @@ func run(ctx context.Context, list string, min float64, only string, check bool)
 		return fail(err)
 	}
 	defer os.RemoveAll(tmp)
-	copyDir := filepath.Join(tmp, "src")
-	if err := copyTree(root, copyDir); err != nil {
-		return fail(fmt.Errorf("copy the repository: %w", err))
+	type worker struct{ dir, bin string }
+	var workers []worker
+	for i := 0; i < mutantWorkers; i++ {
+		w := worker{filepath.Join(tmp, fmt.Sprintf("src%d", i)), filepath.Join(tmp, fmt.Sprintf("labs%d.test", i))}
+		if err := copyTree(root, w.dir); err != nil {
+			return fail(fmt.Errorf("copy the repository: %w", err))
+		}
+		workers = append(workers, w)
 	}
-	bin := filepath.Join(tmp, "labs.test")
+	copyDir, bin := workers[0].dir, workers[0].bin
 	start := time.Now()
 
 	// The baseline: every lab the list names passes on the unmutated copy,
@@ -109,25 +116,60 @@ func run(ctx context.Context, list string, min float64, only string, check bool)
 	}
 	fmt.Printf("mutate: baseline passes (%d labs, %s)\n", len(all), time.Since(start).Round(time.Second))
 
-	killed := 0
+	type result struct {
+		i      int
+		killer string
+		err    error
+		took   time.Duration
+	}
+	next := make(chan int)
+	results := make(chan result)
+	for _, w := range workers {
+		go func() {
+			for i := range next {
+				t0 := time.Now()
+				killer, err := mutant(ctx, w.dir, w.bin, ms[i])
+				results <- result{i, killer, err, time.Since(t0).Round(100 * time.Millisecond)}
+			}
+		}()
+	}
+	go func() {
+		defer close(next)
+		for i := range ms {
+			select {
+			case next <- i:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	killed, done := 0, 0
 	var survivors []string
-	for i, m := range ms {
-		t0 := time.Now()
-		killer, err := mutant(ctx, copyDir, bin, m)
-		if ctx.Err() != nil {
-			return fail(fmt.Errorf("interrupted at mutant %s: %w", m.ID, ctx.Err()))
+	var firstErr error
+	for done < len(ms) {
+		var r result
+		select {
+		case r = <-results:
+		case <-ctx.Done():
+			return fail(fmt.Errorf("interrupted after %d mutants: %w", done, ctx.Err()))
 		}
-		if err != nil {
-			return fail(fmt.Errorf("mutant %s: %w", m.ID, err))
-		}
-		d := time.Since(t0).Round(100 * time.Millisecond)
-		if killer != "" {
+		done++
+		m := ms[r.i]
+		switch {
+		case r.err != nil:
+			if firstErr == nil {
+				firstErr = fmt.Errorf("mutant %s: %w", m.ID, r.err)
+			}
+		case r.killer != "":
 			killed++
-			fmt.Printf("[%2d/%d] killed   %-28s by %s (%s)\n", i+1, len(ms), m.ID, killer, d)
-		} else {
+			fmt.Printf("[%2d/%d] killed   %-28s by %s (%s)\n", done, len(ms), m.ID, r.killer, r.took)
+		default:
 			survivors = append(survivors, m.ID)
-			fmt.Printf("[%2d/%d] SURVIVED %-28s %s: %s (labs %s) (%s)\n", i+1, len(ms), m.ID, m.File, m.Breaks, strings.Join(m.Labs, " "), d)
+			fmt.Printf("[%2d/%d] SURVIVED %-28s %s: %s (labs %s) (%s)\n", done, len(ms), m.ID, m.File, m.Breaks, strings.Join(m.Labs, " "), r.took)
 		}
+	}
+	if firstErr != nil {
+		return fail(firstErr)
 	}
 	score := 100 * float64(killed) / float64(len(ms))
 	fmt.Printf("mutate: %d mutants, %d killed, %d survived: %s\n", len(ms), killed, len(survivors), strings.Join(survivors, " "))
@@ -216,8 +258,12 @@ func build(ctx context.Context, dir, bin string) error {
 // retried for two), so running out of time counts as a kill.
 const labTimeout = 60 * time.Second
 
-// parallel is how many lab processes run at once.
-const parallel = 4
+// parallel is how many lab processes one mutant runs at once, and
+// mutantWorkers how many mutants run at once (each in its own copy).
+const (
+	parallel      = 4
+	mutantWorkers = 2
+)
 
 // runLabs runs labs (lab names, or top-level test names starting with
 // "Test"), each in a test process of its own, a few at a time. The first
