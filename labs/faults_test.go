@@ -227,7 +227,7 @@ func (f *faultHost) checkCleanAfterRemoval() {
 		}
 	}
 	if got := f.iptables(); got != f.baseIPT {
-		f.t.Errorf("iptables differ from the fresh lab host's:\nfresh:\n%s\nnow:\n%s", f.baseIPT, got)
+		f.t.Errorf("iptables differ from the fresh lab host's:\nfresh:\n%s\nnow:\n%s\ndaemon log:\n%s", f.baseIPT, got, f.runOut("cat", labhost.DaemonLog))
 	}
 	if got := f.links(); got != f.baseLink {
 		f.t.Errorf("links differ from the fresh lab host's: fresh %q, now %q", f.baseLink, got)
@@ -293,7 +293,9 @@ func TestFaultKillDaemonMidNetworkCreate(t *testing.T) {
 
 // TestFaultKillDaemonMidNetworkRm kills the daemon once network rm has
 // deleted the bridge, before its rules and the state file follow: the
-// restarted daemon finishes the removal.
+// restarted daemon finishes the removal. The network was created just
+// before, so the state file may not hold it yet (it is written at most
+// 100 ms after a change): its rules must go all the same.
 func TestFaultKillDaemonMidNetworkRm(t *testing.T) {
 	needLabs(t)
 	before := snapshot(t)

@@ -32,6 +32,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -670,10 +671,14 @@ var portRule = []*regexp.Regexp{
 	regexp.MustCompile(`^-A DOCKER -d ([0-9.]+)/32 ! -i \S+ -o \S+ -p \w+ -m \w+ --dport [0-9]+ -j ACCEPT$`),
 }
 
-// reconcileRules deletes the iptables rules of bridges that are gone and
-// of published ports no running container has. DOCKER-USER, the user's
+// reconcileRules deletes the iptables rules of bridges that are gone or
+// that no network owns, and of published ports no running container has. DOCKER-USER, the user's
 // chain, is never touched. Call with d.mu held.
 func (d *Daemon) reconcileRules(goneBridges []string) {
+	owned := map[string]bool{}
+	for _, n := range d.networks {
+		owned[n.Bridge] = true
+	}
 	published := map[string]bool{}
 	for _, c := range d.containers {
 		if c.running() && len(c.Ports) > 0 && len(c.Endpoints) > 0 {
@@ -700,11 +705,12 @@ func (d *Daemon) reconcileRules(goneBridges []string) {
 			continue
 		}
 		gone := false
-		f := strings.Fields(line)
-		for _, br := range goneBridges {
-			for _, w := range f {
-				gone = gone || w == br
-			}
+		for _, w := range strings.Fields(line) {
+			// A bridge named as network create names one, that no
+			// network owns: its network's removal was cut short, or its
+			// creation was, before the state file recorded it (the file
+			// is written at most 100 ms after a change).
+			gone = gone || slices.Contains(goneBridges, w) || (ownBridge.MatchString(w) && !owned[w])
 		}
 		if table == "*nat" || table == "*filter" {
 			for _, re := range portRule {
