@@ -49,6 +49,12 @@ func Params() testscript.Params {
 			env.Defer(s.Close)
 			env.Values[scriptKey{}] = s
 			env.Setenv(labhost.EnvHost, h.Env())
+			// testscript gives a script a fresh environment; a
+			// race-enabled run's options must reach its commands
+			// (labs/race_on_test.go).
+			if v := os.Getenv("GORACE"); v != "" {
+				env.Setenv("GORACE", v)
+			}
 			return nil
 		},
 	}

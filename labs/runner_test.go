@@ -15,7 +15,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
 )
 
 // TestLabRunner plays a lab with `nslab lab run`, as a learner would, and

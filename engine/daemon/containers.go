@@ -548,7 +548,10 @@ func (d *Daemon) handleExecInfo(req api.ExecInfoRequest) (api.ExecInfo, error) {
 	return api.ExecInfo{ID: c.ID, Pid: c.Pid, Hostname: c.Hostname, Security: c.security(), Env: c.Env}, nil
 }
 
-// handleKill signals each named container's first process.
+// handleKill signals each named container's first process. With SIGKILL
+// (the default) it returns once the container has exited, as Docker's
+// ContainerKill does: a `docker inspect` right after `docker kill` sees it
+// exited. Any other signal is only sent.
 func (d *Daemon) handleKill(req api.KillRequest) ([]string, error) {
 	sig := syscall.Signal(req.Signal)
 	if sig == 0 {
@@ -556,12 +559,18 @@ func (d *Daemon) handleKill(req api.KillRequest) ([]string, error) {
 	}
 	return d.eachContainer(req.Names, func(c *Container) error {
 		d.mu.Lock()
-		defer d.mu.Unlock()
 		if !c.running() {
+			d.mu.Unlock()
 			return fmt.Errorf("cannot kill container: %s: container %s is not running", c.Name, c.ID)
 		}
 		c.manuallyStopped = true // as Docker: no policy restart after kill
-		return c.cmd.Process.Signal(sig)
+		exited := c.exited
+		err := c.cmd.Process.Signal(sig)
+		d.mu.Unlock()
+		if err == nil && sig == syscall.SIGKILL {
+			<-exited
+		}
+		return err
 	})
 }
 
