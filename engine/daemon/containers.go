@@ -23,12 +23,11 @@ import (
 	"github.com/nslab/nslab/engine/container"
 	edns "github.com/nslab/nslab/engine/dns"
 	"github.com/nslab/nslab/engine/image"
+	"github.com/nslab/nslab/engine/internal/reap"
 	"github.com/nslab/nslab/engine/labhost"
 	"github.com/nslab/nslab/engine/netns"
 	"github.com/nslab/nslab/engine/portmap"
 	"golang.org/x/sys/unix"
-
-	"github.com/nslab/nslab/engine/internal/reap"
 )
 
 // Container is one container's state.

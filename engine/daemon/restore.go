@@ -40,13 +40,12 @@ import (
 	"github.com/nslab/nslab/engine/bridge"
 	edns "github.com/nslab/nslab/engine/dns"
 	"github.com/nslab/nslab/engine/firewall"
+	"github.com/nslab/nslab/engine/internal/reap"
 	"github.com/nslab/nslab/engine/ipam"
 	"github.com/nslab/nslab/engine/labhost"
 	"github.com/nslab/nslab/engine/netns"
 	"github.com/nslab/nslab/engine/portmap"
 	"golang.org/x/sys/unix"
-
-	"github.com/nslab/nslab/engine/internal/reap"
 )
 
 // liveInfo is what a restarted daemon needs, beyond a Container's exported

@@ -9,9 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/nslab/nslab/engine/internal/reap"
+	"golang.org/x/sys/unix"
 )
 
 // AdoptProxy takes over the running docker-proxy pid for binding b to
