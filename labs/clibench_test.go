@@ -86,22 +86,9 @@ func BenchmarkCLI(b *testing.B) {
 	needBench(b)
 	n := envInt(b, "NSLAB_BENCH_CLI_N", 100, 1, 1000)
 	const block = 10
-	nh, err := labhost.Start(labhost.Options{Stderr: os.Stderr})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer nh.Close()
-	hosts := []*labhost.Host{nh}
-	if _, err := labhost.CheckEngine(labhost.EngineDocker); err != nil {
-		fmt.Println("docker column skipped:", err)
-	} else {
-		dh, err := labhost.Start(labhost.Options{Stderr: os.Stderr, Engine: labhost.EngineDocker})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer dh.Close()
-		hosts = append(hosts, dh)
-		cmd, _ := labhost.Command(dh.Env(), "docker", "info", "-f", "{{.ServerVersion}} {{.Driver}} {{.DockerRootDir}}")
+	hosts := benchHosts(b)
+	if len(hosts) > 1 {
+		cmd, _ := labhost.Command(hosts[1].Env(), "docker", "info", "-f", "{{.ServerVersion}} {{.Driver}} {{.DockerRootDir}}")
 		info, _ := cmd.Output()
 		fmt.Printf("docker: dockerd %s (version, storage driver, data root; the data root is on the lab host's tmpfs /run)\n", strings.TrimSpace(string(info)))
 	}
@@ -216,4 +203,26 @@ func BenchmarkCLIToBridgeLimit(b *testing.B) {
 			b.ReportMetric(0, "ns/op")
 		})
 	}
+}
+
+// benchHosts starts an nslab lab host and, where dockerd is installed, a
+// Docker-engine one beside it (else one line says the Docker column is
+// skipped); both are closed when b ends.
+func benchHosts(b *testing.B) []*labhost.Host {
+	b.Helper()
+	nh, err := labhost.Start(labhost.Options{Stderr: os.Stderr})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { nh.Close() })
+	if _, err := labhost.CheckEngine(labhost.EngineDocker); err != nil {
+		fmt.Println("docker column skipped:", err)
+		return []*labhost.Host{nh}
+	}
+	dh, err := labhost.Start(labhost.Options{Stderr: os.Stderr, Engine: labhost.EngineDocker})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { dh.Close() })
+	return []*labhost.Host{nh, dh}
 }

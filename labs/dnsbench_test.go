@@ -8,8 +8,6 @@ import (
 	"os"
 	"slices"
 	"testing"
-
-	"github.com/nslab/nslab/engine/labhost"
 )
 
 // dnsLine is one line of `nslab bench dns` (engine/bench/dnsbench.go).
@@ -46,22 +44,7 @@ type dnsLine struct {
 func BenchmarkDNS(b *testing.B) {
 	needBench(b)
 	rounds := envInt(b, "NSLAB_BENCH_DNS_ROUNDS", 3, 1, 20)
-	nh, err := labhost.Start(labhost.Options{Stderr: os.Stderr})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer nh.Close()
-	hosts := []*labhost.Host{nh}
-	if _, err := labhost.CheckEngine(labhost.EngineDocker); err != nil {
-		fmt.Println("docker column skipped:", err)
-	} else {
-		dh, err := labhost.Start(labhost.Options{Stderr: os.Stderr, Engine: labhost.EngineDocker})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer dh.Close()
-		hosts = append(hosts, dh)
-	}
+	hosts := benchHosts(b)
 	// Per server (dnsmasq named after the lab host it ran in) and row,
 	// every round's figures.
 	all := map[[2]string][]dnsLine{}
@@ -80,7 +63,7 @@ func BenchmarkDNS(b *testing.B) {
 				if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 					b.Fatalf("bad line %q: %v", sc.Text(), err)
 				}
-				if r.Server == "dnsmasq" && h != nh {
+				if r.Server == "dnsmasq" && h != hosts[0] {
 					r.Server = "dnsmasq-docker-host"
 				}
 				k := [2]string{r.Server, r.Row}

@@ -352,22 +352,15 @@ func rmCmd() *cobra.Command {
 
 func killCmd() *cobra.Command {
 	var sig string
-	c := &cobra.Command{
-		Use:   "kill [OPTIONS] CONTAINER [CONTAINER...]",
-		Short: "Kill one or more running containers",
-		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, ok := signals[strings.TrimPrefix(strings.ToUpper(sig), "SIG")]
-			if !ok {
-				return fmt.Errorf("invalid signal: %s", sig)
-			}
-			var done []string
-			err := call(api.KillRequest{Names: args, Signal: int(s)}, &done)
-			for _, n := range done {
-				fmt.Println(n)
-			}
-			return err
-		},
+	var s syscall.Signal
+	c := namesCmd("kill [OPTIONS] CONTAINER [CONTAINER...]", "Kill one or more running containers",
+		func(names []string) api.Operation { return api.KillRequest{Names: names, Signal: int(s)} })
+	c.PreRunE = func(*cobra.Command, []string) error {
+		var ok bool
+		if s, ok = signals[strings.TrimPrefix(strings.ToUpper(sig), "SIG")]; !ok {
+			return fmt.Errorf("invalid signal: %s", sig)
+		}
+		return nil
 	}
 	c.Flags().StringVarP(&sig, "signal", "s", "KILL", "Signal to send to the container")
 	return c
