@@ -16,6 +16,21 @@ import (
 // mount namespaces (unshare(1)), so the bridge, veths and pinned namespaces
 // it makes live and die there and the machine sees none of them. It returns
 // true in the child, which does the work.
+// testBridge makes brtest0, 10.99.0.1/24, in the test's throwaway
+// namespace, and returns it with the netlink handle that made it.
+func testBridge(t *testing.T) (*netlink.Handle, netlink.Link) {
+	t.Helper()
+	h, err := netlink.NewHandle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	br, err := Ensure(h, "brtest0", netip.MustParsePrefix("10.99.0.1/24"), 1500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, br
+}
+
 func inThrowawayNamespaces(t *testing.T) bool {
 	t.Helper()
 	if os.Getenv("NSLAB_BRIDGE_TEST_CHILD") == "1" {
@@ -43,14 +58,7 @@ func TestAttachRedrawsTakenName(t *testing.T) {
 	if !inThrowawayNamespaces(t) {
 		return
 	}
-	h, err := netlink.NewHandle()
-	if err != nil {
-		t.Fatal(err)
-	}
-	br, err := Ensure(h, "brtest0", netip.MustParsePrefix("10.99.0.1/24"), 1500)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, br := testBridge(t)
 	if err := h.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "vethtaken"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -88,14 +96,7 @@ func TestAttachAdjacentIndices(t *testing.T) {
 	if !inThrowawayNamespaces(t) {
 		return
 	}
-	h, err := netlink.NewHandle()
-	if err != nil {
-		t.Fatal(err)
-	}
-	br, err := Ensure(h, "brtest0", netip.MustParsePrefix("10.99.0.1/24"), 1500)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, br := testBridge(t)
 	attach := func(name string, host int) (eth, veth int, ns string) {
 		t.Helper()
 		ns = filepath.Join(t.TempDir(), name)

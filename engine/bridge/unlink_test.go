@@ -20,14 +20,7 @@ func TestDetachFastLeavesTheFinalState(t *testing.T) {
 	if !inThrowawayNamespaces(t) {
 		return
 	}
-	h, err := netlink.NewHandle()
-	if err != nil {
-		t.Fatal(err)
-	}
-	br, err := Ensure(h, "brtest0", netip.MustParsePrefix("10.99.0.1/24"), 1500)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, br := testBridge(t)
 	dir := t.TempDir()
 	for i := 0; i < 5; i++ {
 		ns := filepath.Join(dir, fmt.Sprintf("c%d", i))
