@@ -292,10 +292,8 @@ func TestFaultKillDaemonMidNetworkCreate(t *testing.T) {
 }
 
 // TestFaultKillDaemonMidNetworkRm kills the daemon once network rm has
-// deleted the bridge, before its rules and the state file follow: the
-// restarted daemon finishes the removal. The network was created just
-// before, so the state file may not hold it yet (it is written at most
-// 100 ms after a change): its rules must go all the same.
+// deleted the bridge, before its rules and its state file follow: the
+// restarted daemon finishes the removal.
 func TestFaultKillDaemonMidNetworkRm(t *testing.T) {
 	needLabs(t)
 	before := snapshot(t)
@@ -308,6 +306,43 @@ func TestFaultKillDaemonMidNetworkRm(t *testing.T) {
 	if out, err := f.run(nil, "nslab", "network", "inspect", "victimnet"); err == nil {
 		t.Errorf("victimnet is still there after its interrupted rm:\n%s", out)
 	}
+	f.checkCleanAfterRemoval()
+	f.h.Close()
+	checkUnchanged(t, before)
+}
+
+// TestFaultKillDaemonAfterReply kills the daemon the moment a run -d and a
+// network create have answered: what was answered must be there after the
+// restart, as Docker has written a container's config.v2.json before its
+// create returns. A daemon that wrote its state after replying (nslab's
+// did, up to 100 ms later) lost the container and removed it as debris.
+func TestFaultKillDaemonAfterReply(t *testing.T) {
+	needLabs(t)
+	before := snapshot(t)
+	f := startFaultHost(t)
+	for i, argv := range [][]string{
+		{"nslab", "network", "create", "promised"},
+		{"nslab", "run", "-d", "--name", "promised", "--network", "promised", "busybox", "sleep", "3600"},
+	} {
+		daemon := f.daemonPid()
+		f.must(argv...)
+		signalPid(t, daemon, unix.SIGKILL)
+		f.must("nslab", "ps") // the CLI waits (bounded) for the restarted daemon
+		if f.daemonPid() == daemon {
+			t.Fatal("the daemon was not restarted")
+		}
+		if i == 0 {
+			if out, err := f.run(nil, "nslab", "network", "inspect", "-f", "{{.Name}}", "promised"); err != nil || out != "promised\n" {
+				t.Errorf("network create answered, then the daemon was killed: after the restart, network inspect says %q (%v); want the network", out, err)
+			}
+			continue
+		}
+		out, err := f.run(nil, "nslab", "inspect", "-f", "{{.State.Status}} {{.NetworkSettings.Networks.promised.IPAddress}}", "promised")
+		if err != nil || out != "running 172.19.0.2\n" {
+			t.Errorf("run -d answered, then the daemon was killed: after the restart, inspect says %q (%v); want it running at 172.19.0.2", out, err)
+		}
+	}
+	f.checkConsistent()
 	f.checkCleanAfterRemoval()
 	f.h.Close()
 	checkUnchanged(t, before)

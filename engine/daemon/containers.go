@@ -414,7 +414,7 @@ func (d *Daemon) reap(c *Container) {
 	} else {
 		d.afterExit(c)
 	}
-	d.stateChanged()
+	d.saveContainer(c)
 }
 
 // releaseNetwork frees addresses and unpins the netns; the kernel destroys
@@ -445,7 +445,11 @@ func (d *Daemon) releaseNetwork(c *Container) {
 // held.
 func (d *Daemon) remove(c *Container) {
 	delete(d.containers, c.ID)
-	os.RemoveAll(c.Dir)
+	os.RemoveAll(c.Dir) // and its state file with it
+	if c.live.exitRecord != "" {
+		os.Remove(c.live.exitRecord)
+		c.live.exitRecord = ""
+	}
 	trimSoon() // see teardown.go
 }
 
@@ -480,12 +484,12 @@ func (d *Daemon) handleRun(s *api.ServerConn) {
 		if c.AutoRemove {
 			d.remove(c)
 		}
-		d.stateChanged()
+		d.saveContainer(c)
 		d.mu.Unlock()
 		s.Reply(api.RunResult{ID: c.ID, StartError: err.Error()}, nil)
 		return
 	}
-	d.stateChanged()
+	d.saveContainer(c)
 	exited := c.exited
 	d.mu.Unlock()
 	s.Reply(api.RunResult{ID: c.ID, Warnings: c.warnings}, nil)
@@ -599,7 +603,6 @@ func (d *Daemon) handleRm(req api.RmRequest) ([]string, error) {
 		}
 		d.mu.Lock()
 		d.remove(c)
-		d.stateChanged()
 		d.mu.Unlock()
 		return nil
 	})

@@ -9,7 +9,6 @@
 package daemon
 
 import (
-	"encoding/json"
 	"fmt"
 	"log"
 	"net"
@@ -17,7 +16,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sort"
 	"sync"
 	"syscall"
 	"time"
@@ -60,7 +58,6 @@ type Daemon struct {
 	mu         sync.Mutex
 	networks   map[string]*Network // by ID
 	containers map[string]*Container
-	dirty      chan struct{}
 	// shuttingDown: the daemon is stopping its containers, and no restart
 	// policy starts them again. Guarded by mu.
 	shuttingDown bool
@@ -131,11 +128,11 @@ func New(dir string) (*Daemon, error) {
 	if err := d.predefinedNetworks(true); err != nil {
 		return nil, err
 	}
+	d.saveAll()
 	return d, nil
 }
 
-// newDaemon is a daemon with no networks or containers yet, and its state
-// writer running.
+// newDaemon is a daemon with no networks or containers yet.
 func newDaemon(dir string) (*Daemon, error) {
 	nl, err := netlink.NewHandle()
 	if err != nil {
@@ -149,9 +146,7 @@ func newDaemon(dir string) (*Daemon, error) {
 		containers: map[string]*Container{},
 		dns:        edns.NewTable(),
 		ports:      portmap.NewAllocator(),
-		dirty:      make(chan struct{}, 1),
 	}
-	go d.stateWriter()
 	if rc, err := os.ReadFile("/etc/resolv.conf"); err == nil {
 		d.upstream = container.Nameservers(string(rc))
 	}
@@ -291,53 +286,4 @@ func (d *Daemon) serve(c *net.UnixConn) {
 		return
 	}
 	h(d, s)
-}
-
-// stateChanged asks the state writer to write the state file soon. Writing
-// it marshals every container, so it is kept off the request path, and a
-// burst of changes costs one write. Call with d.mu held.
-func (d *Daemon) stateChanged() {
-	select {
-	case d.dirty <- struct{}{}:
-	default:
-	}
-}
-
-// stateWriter writes the state file after changes, at most every 100 ms.
-func (d *Daemon) stateWriter() {
-	for range d.dirty {
-		d.mu.Lock()
-		d.saveState()
-		d.mu.Unlock()
-		time.Sleep(100 * time.Millisecond) // coalesce the next burst
-	}
-}
-
-// saveState writes the state file atomically, for inspection and debugging
-// and for a restarted daemon (restore.go).
-// Call with d.mu held.
-func (d *Daemon) saveState() {
-	st := savedState{Live: map[string]liveInfo{}}
-	for _, n := range d.networks {
-		st.Networks = append(st.Networks, n)
-	}
-	for _, c := range d.containers {
-		st.Containers = append(st.Containers, c)
-		if c.running() {
-			st.Live[c.ID] = liveOf(c)
-		}
-	}
-	sort.Slice(st.Networks, func(i, j int) bool { return st.Networks[i].Name < st.Networks[j].Name })
-	sort.Slice(st.Containers, func(i, j int) bool { return st.Containers[i].Created.Before(st.Containers[j].Created) })
-	b, err := json.MarshalIndent(st, "", "  ")
-	if err != nil {
-		log.Printf("state: %v", err)
-		return
-	}
-	tmp := filepath.Join(d.dir, "state.json.tmp")
-	if err := os.WriteFile(tmp, b, 0o644); err == nil {
-		if os.Rename(tmp, filepath.Join(d.dir, "state.json")) == nil {
-			d.dropExitRecords()
-		}
-	}
 }

@@ -191,7 +191,7 @@ func (d *Daemon) startAgain(c *Container, stdin, stdout, stderr *os.File) error 
 		return err
 	}
 	c.Error, c.ExitCode = "", 0
-	d.stateChanged()
+	d.saveContainer(c)
 	return nil
 }
 
@@ -251,7 +251,7 @@ func (d *Daemon) afterExit(c *Container) {
 			log.Printf("container %s: restart: %v", c.Name, err)
 			startFailed(c, err)
 		}
-		d.stateChanged()
+		d.saveContainer(c)
 	})
 	c.timer = t
 }
@@ -320,7 +320,7 @@ func (d *Daemon) handleStart(s *api.ServerConn) {
 		f.Close()
 	}
 	if err != nil {
-		d.stateChanged()
+		d.saveContainer(c)
 		d.mu.Unlock()
 		s.Reply(nil, err)
 		return
@@ -359,7 +359,7 @@ func (d *Daemon) handleRestart(req api.RestartRequest) (string, error) {
 		return c.ID, nil // someone else started it meanwhile
 	}
 	if err := d.startAgainDetached(c); err != nil {
-		d.stateChanged()
+		d.saveContainer(c)
 		return "", fmt.Errorf("Cannot restart container %s: %w", req.Container, err)
 	}
 	return c.ID, nil

@@ -26,7 +26,7 @@ func (d *Daemon) handleNetworkCreate(req api.NetworkCreate) (api.NetworkCreateRe
 	if err != nil {
 		return api.NetworkCreateResponse{}, err
 	}
-	d.stateChanged()
+	d.saveNetwork(n)
 	return api.NetworkCreateResponse{ID: n.ID}, nil
 }
 
@@ -35,7 +35,6 @@ func (d *Daemon) handleNetworkRm(req api.NetworkRmRequest) ([]string, error) {
 	return eachName(req.Names, func(ref string) error {
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		d.stateChanged()
 		return d.removeNetwork(ref)
 	})
 }
@@ -81,7 +80,7 @@ func (d *Daemon) endpointOp(network, ctr string, fn func(c *Container, n *Networ
 	if err := fn(c, n, ep); err != nil {
 		return err
 	}
-	d.stateChanged()
+	d.saveContainer(c)
 	return nil
 }
 
@@ -287,6 +286,7 @@ func (d *Daemon) removeNetwork(ref string) error {
 		return err
 	}
 	delete(d.networks, n.ID)
+	d.saveNetwork(n)
 	return nil
 }
 

@@ -1,7 +1,7 @@
 // Live-restore, the daemon's part. When the daemon dies (SIGKILL, a panic,
 // the OOM killer), the lab host's supervisor starts a new one with
 // NSLAB_DAEMON_RESTORE set, and Restore rebuilds the state from the state
-// file and the kernel, as dockerd does with live-restore on:
+// files (store.go) and the kernel, as dockerd does with live-restore on:
 //
 //   - networks: their bridges and iptables rules are still in the kernel;
 //     Restore finds the bridges and rebuilds the address pools;
@@ -23,7 +23,6 @@
 package daemon
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log"
@@ -57,17 +56,9 @@ type liveInfo struct {
 	DNSUDP    int    `json:",omitempty"` // the embedded DNS server's ports
 	DNSTCP    int    `json:",omitempty"`
 	Proxies   []int  `json:",omitempty"` // docker-proxy pids, in Ports' order
-	// exitRecord is the exit record keepExit made, until the state file
-	// has the exit.
+	// exitRecord is the exit record keepExit made, until the container's
+	// state file has the exit.
 	exitRecord string
-}
-
-// savedState is the state file's content.
-type savedState struct {
-	Networks   []*Network
-	Containers []*Container
-	// Live is liveInfo by container ID, for running containers.
-	Live map[string]liveInfo `json:",omitempty"`
 }
 
 // keepExit waits for c's first process to exit, without reaping it, and
@@ -92,17 +83,6 @@ func keepExit(c *Container) string {
 	return labhost.RecordExit(c.Pid, start, labhost.WaitStatusOf(&info))
 }
 
-// dropExitRecords removes the exit records of containers the state file
-// now shows exited. Call with d.mu held, after a state write.
-func (d *Daemon) dropExitRecords() {
-	for _, c := range d.containers {
-		if !c.running() && c.live.exitRecord != "" {
-			os.Remove(c.live.exitRecord)
-			c.live.exitRecord = ""
-		}
-	}
-}
-
 // liveOf fills in and returns c's liveInfo. Call with d.mu held.
 func liveOf(c *Container) liveInfo {
 	if c.live.Start == "" && c.Pid > 0 {
@@ -122,7 +102,7 @@ func liveOf(c *Container) liveInfo {
 	return li
 }
 
-// Restore builds a daemon from the state file and the kernel, after the
+// Restore builds a daemon from the state files (store.go) and the kernel, after the
 // daemon before it died. See the file comment.
 func Restore(dir string) (*Daemon, error) {
 	d, err := newDaemon(dir)
@@ -132,16 +112,7 @@ func Restore(dir string) (*Daemon, error) {
 	// The images' directories are the lower layers of the containers
 	// about to be adopted: take them as they are.
 	d.images.ReuseBuilt()
-	var st savedState
-	b, err := os.ReadFile(filepath.Join(dir, "state.json"))
-	if err == nil {
-		err = json.Unmarshal(b, &st)
-	}
-	if err != nil {
-		// Only a daemon that died before its first write has none; its
-		// containers, if any, are debris for reconcile.
-		log.Printf("restore: no usable state file (%v); starting from the predefined networks", err)
-	}
+	st := loadState(dir)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if err := d.restoreNetworks(st.Networks); err != nil {
@@ -169,7 +140,7 @@ func Restore(dir string) (*Daemon, error) {
 	d.reconcile()
 	log.Printf("restore: %d networks, %d containers (%d running re-adopted, %d lost while no daemon ran)",
 		len(d.networks), len(d.containers), adopted, lost)
-	d.stateChanged()
+	d.saveAll()
 	return d, nil
 }
 
@@ -391,7 +362,7 @@ func (d *Daemon) reapAdopted(c *Container, pidfd int, start string) {
 	if c.AutoRemove {
 		d.remove(c)
 	}
-	d.stateChanged()
+	d.saveContainer(c)
 }
 
 // exitCode is the exit code of the process pid that started at start, as
@@ -707,8 +678,7 @@ func (d *Daemon) reconcileRules(goneBridges []string) {
 		for _, w := range strings.Fields(line) {
 			// A bridge named as network create names one, that no
 			// network owns: its network's removal was cut short, or its
-			// creation was, before the state file recorded it (the file
-			// is written at most 100 ms after a change).
+			// creation was, before its state file was written.
 			gone = gone || slices.Contains(goneBridges, w) || (ownBridge.MatchString(w) && !owned[w])
 		}
 		if table == "*nat" || table == "*filter" {
