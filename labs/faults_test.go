@@ -3,6 +3,7 @@ package labs_test
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nslab/nslab/engine/labhost"
+	"github.com/nslab/nslab/engine/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -343,6 +345,58 @@ func TestFaultKillDaemonAfterReply(t *testing.T) {
 		}
 	}
 	f.checkConsistent()
+	f.checkCleanAfterRemoval()
+	f.h.Close()
+	checkUnchanged(t, before)
+}
+
+// TestFaultDNSPortTakenWhileDaemonDead takes the bystander's embedded DNS
+// port on 127.0.0.11, in its namespace, in the moment between the daemon's
+// death and its restart. The restarted daemon cannot re-bind there: it must
+// move the server to new ports and its DNAT rules with it, so the
+// container keeps its names (it used to be released as not adoptable).
+func TestFaultDNSPortTakenWhileDaemonDead(t *testing.T) {
+	needLabs(t)
+	before := snapshot(t)
+	f := startFaultHost(t)
+	key := strings.TrimSpace(f.must("nslab", "inspect", "-f", "{{.NetworkSettings.SandboxKey}}", "bystander"))
+	dnat := regexp.MustCompile(`-p udp -m udp --dport 53 -j DNAT --to-destination 127\.0\.0\.11:(\d+)`)
+	m := dnat.FindStringSubmatch(f.must("nsenter", "--net="+key, "iptables-save", "-t", "nat"))
+	if m == nil {
+		t.Fatal("no DNAT rule for the bystander's embedded DNS server")
+	}
+	port := m[1]
+	daemon := f.daemonPid()
+	fd, err := unix.PidfdOpen(daemon, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if err := unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	// The supervisor waits 100 ms before the restart: the squatter binds
+	// as soon as the daemon has exited and its socket is closed.
+	if _, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 5000); err != nil {
+		t.Fatal(err)
+	}
+	var squat net.PacketConn
+	if err := netns.Do(f.root+key, func() (err error) {
+		squat, err = net.ListenPacket("udp4", "127.0.0.11:"+port)
+		return err
+	}); err != nil {
+		t.Fatalf("take udp %s in the bystander's namespace: %v", port, err)
+	}
+	f.must("nslab", "ps") // waits for the restarted daemon
+	log := f.must("cat", labhost.DaemonLog)
+	if !strings.Contains(log, "its embedded DNS server moved to udp") {
+		t.Errorf("the daemon log does not say the server moved:\n%s", log)
+	}
+	if m := dnat.FindStringSubmatch(f.must("nsenter", "--net="+key, "iptables-save", "-t", "nat")); m == nil || m[1] == port {
+		t.Errorf("the DNAT rule still points at the squatted port %s: %v", port, m)
+	}
+	f.checkConsistent() // the bystander still resolves its name
+	squat.Close()       // it holds the namespace
 	f.checkCleanAfterRemoval()
 	f.h.Close()
 	checkUnchanged(t, before)

@@ -231,8 +231,8 @@ func (d *Daemon) adopt(c *Container, li liveInfo) error {
 	}
 	d.updateDNSView(c)
 	if li.DNSUDP > 0 {
-		r := edns.NewResolver(edns.View{T: d.dns, Networks: func() []string { return *c.dnsNets.Load() }}, d.upstream, c.external.Load)
-		if err := r.StartInPorts(c.SandboxKey, li.DNSUDP, li.DNSTCP); err != nil {
+		r, err := d.rebindResolver(c, li)
+		if err != nil {
 			d.releaseAdopted(c)
 			return err
 		}
@@ -259,6 +259,32 @@ func (d *Daemon) adopt(c *Container, li liveInfo) error {
 	log.Printf("restore: container %s (%s) re-adopted: pid %d, %d endpoints, %d published ports, DNS on udp %d tcp %d",
 		c.Name, c.ID[:12], c.Pid, len(c.Endpoints), len(c.Ports), li.DNSUDP, li.DNSTCP)
 	return nil
+}
+
+// rebindResolver starts c's embedded DNS server again on the ports its
+// DNAT rules name. When a process in the container took one of them while
+// no daemon ran, the server moves to new ports and the rules follow it, so
+// the container keeps its names instead of being lost. Call with d.mu held.
+func (d *Daemon) rebindResolver(c *Container, li liveInfo) (*edns.Resolver, error) {
+	resolver := func() *edns.Resolver {
+		return edns.NewResolver(edns.View{T: d.dns, Networks: func() []string { return *c.dnsNets.Load() }}, d.upstreamFor(c), c.external.Load)
+	}
+	r := resolver()
+	err := r.StartInPorts(c.SandboxKey, li.DNSUDP, li.DNSTCP)
+	if err == nil {
+		return r, nil
+	}
+	r = resolver()
+	if err2 := r.StartIn(c.SandboxKey); err2 != nil {
+		return nil, fmt.Errorf("%w; on new ports: %w", err, err2)
+	}
+	if err2 := firewall.RestoreIn(c.SandboxKey, firewall.MovedResolverRules(r.UDPPort, r.TCPPort)); err2 != nil {
+		r.Close()
+		return nil, fmt.Errorf("%w; moving its rules to udp %d, tcp %d: %w", err, r.UDPPort, r.TCPPort, err2)
+	}
+	log.Printf("restore: container %s (%s): %v; its embedded DNS server moved to udp %d, tcp %d, and its DNAT rules with it",
+		c.Name, c.ID[:12], err, r.UDPPort, r.TCPPort)
+	return r, nil
 }
 
 // unreserve gives back addresses adopt reserved. Call with d.mu held.

@@ -220,6 +220,21 @@ func RemovePorts(ps []Port) error {
 	return Restore(RemovePortsScript(ps))
 }
 
+// MovedResolverRules points the embedded DNS server's rules, already in a
+// container's namespace, at new ports: iptables-restore --noflush empties
+// the user chains a script declares, so the two DOCKER_ chains are
+// rewritten, and the jumps to them from OUTPUT and POSTROUTING stay as
+// they are.
+func MovedResolverRules(udpPort, tcpPort int) string {
+	var keep []string
+	for _, l := range strings.SplitAfter(ResolverRules(udpPort, tcpPort), "\n") {
+		if !strings.HasPrefix(l, "-A OUTPUT ") && !strings.HasPrefix(l, "-A POSTROUTING ") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "")
+}
+
 // ResolverRules is the nat table Docker installs in a container's network
 // namespace for the embedded DNS server: queries to 127.0.0.11:53 are
 // DNATed to the server's random ports, and its answers are SNATed back to

@@ -81,3 +81,22 @@ func TestPortScript(t *testing.T) {
 		t.Errorf("host-IP udp rule:\n%s", got)
 	}
 }
+
+// TestMovedResolverRules: moving the embedded DNS server's rules declares
+// (so empties) the two DOCKER_ chains and fills them for the new ports, and
+// adds no second jump to them.
+func TestMovedResolverRules(t *testing.T) {
+	got := MovedResolverRules(40001, 40002)
+	want := `*nat
+:DOCKER_OUTPUT - [0:0]
+:DOCKER_POSTROUTING - [0:0]
+-A DOCKER_OUTPUT -d 127.0.0.11/32 -p tcp -m tcp --dport 53 -j DNAT --to-destination 127.0.0.11:40002
+-A DOCKER_OUTPUT -d 127.0.0.11/32 -p udp -m udp --dport 53 -j DNAT --to-destination 127.0.0.11:40001
+-A DOCKER_POSTROUTING -s 127.0.0.11/32 -p tcp -m tcp --sport 40002 -j SNAT --to-source :53
+-A DOCKER_POSTROUTING -s 127.0.0.11/32 -p udp -m udp --sport 40001 -j SNAT --to-source :53
+COMMIT
+`
+	if got != want {
+		t.Errorf("MovedResolverRules:\n%s\nwant:\n%s", got, want)
+	}
+}
