@@ -21,6 +21,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/rogpeppe/go-internal/txtar"
 )
@@ -72,7 +73,7 @@ type NotesTag struct {
 	Ranges []NotesRange
 }
 
-var notesLine = regexp.MustCompile(`^notes:\s*(.*)$`)
+var notesLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^notes:\s*(.*)$`) })
 
 // ParseNotesRef reads the value of a "# notes:" line, such as
 // "000 lines 39-116, 134-155; 004 lines 4-7" (a single line is "lines 9").
@@ -128,7 +129,9 @@ func FormatNotesRanges(rs []NotesRange) string {
 	return strings.Join(parts, "; ")
 }
 
-var reproduces = regexp.MustCompile(`Reproduces ([^:]+?)(?:,? step by step)?(?::|\.\s|\.$|$)`)
+var reproduces = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`Reproduces ([^:]+?)(?:,? step by step)?(?::|\.\s|\.$|$)`)
+})
 
 // All returns every lab, sorted by name.
 func All() []Lab {
@@ -175,7 +178,7 @@ func Parse(name, script string) Lab {
 			l.Title = strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(text, "Lab: "), "Exercise: "), ".")
 			continue
 		}
-		if m := notesLine.FindStringSubmatch(text); m != nil {
+		if m := notesLine().FindStringSubmatch(text); m != nil {
 			rs, err := ParseNotesRef(m[1])
 			if err != nil {
 				l.NotesErr = fmt.Errorf("line %d: %w", i+1, err)
@@ -186,7 +189,7 @@ func Parse(name, script string) Lab {
 		desc = append(desc, text)
 	}
 	l.Teaches = strings.Join(desc, " ")
-	if m := reproduces.FindStringSubmatch(l.Teaches); m != nil {
+	if m := reproduces().FindStringSubmatch(l.Teaches); m != nil {
 		l.Notes = strings.TrimSpace(m[1])
 	}
 	// The phases after the header, as the player shows them: a phase starts
@@ -202,7 +205,7 @@ func Parse(name, script string) Lab {
 			phase, start = phase+1, i+1
 			var block []string
 			for j := i; j < len(lines) && strings.HasPrefix(strings.TrimSpace(lines[j]), "#"); j++ {
-				if t := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(lines[j]), "#")); !notesLine.MatchString(t) {
+				if t := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(lines[j]), "#")); !notesLine().MatchString(t) {
 					block = append(block, t)
 				}
 			}
@@ -211,7 +214,7 @@ func Parse(name, script string) Lab {
 				title = s + "."
 			}
 		}
-		if m := notesLine.FindStringSubmatch(text); m != nil {
+		if m := notesLine().FindStringSubmatch(text); m != nil {
 			rs, err := ParseNotesRef(m[1])
 			if err != nil && l.NotesErr == nil {
 				l.NotesErr = fmt.Errorf("line %d: %w", i+1, err)

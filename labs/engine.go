@@ -43,7 +43,7 @@ func dockerMajor(engine string) (int, error) {
 	return strconv.Atoi(major)
 }
 
-var versionCond = regexp.MustCompile(`^(<=|>=|<|>|=)([0-9]+)$`)
+var versionCond = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(<=|>=|<|>|=)([0-9]+)$`) })
 
 // Condition answers the labs' own conditions, for the engine of the lab
 // hosts Params starts (labhost.DefaultEngine, which `go test` sets from
@@ -67,7 +67,7 @@ func Condition(cond string) (bool, error) {
 		return engine == e, nil
 	}
 	if v, ok := strings.CutPrefix(cond, "docker-version:"); ok {
-		m := versionCond.FindStringSubmatch(v)
+		m := versionCond().FindStringSubmatch(v)
 		if m == nil {
 			return false, fmt.Errorf("bad condition [%s]: want docker-version:<N, <=N, >N, >=N or =N", cond)
 		}

@@ -16,6 +16,8 @@ bash "$here/scripts/lint.sh"
 # tests run after, without -race: the player test plays every lab again
 # through the CLI, engine code TestLabs already runs under the race
 # detector; TestResourcesReturn (500 containers through one daemon) checks
-# the daemon's memory, which a race-enabled daemon never gives back.
+# the daemon's memory, which a race-enabled daemon never gives back. Built
+# without cgo, the binary is static and starts faster (engine/README.md);
+# -race needs cgo.
 go test -race -count=1 -timeout 25m -parallel 6 -skip '^(TestPlayerPlaysEveryLab|TestResourcesReturn)$' ./...
-go test -count=1 -timeout 10m -run '^(TestPlayerPlaysEveryLab|TestResourcesReturn)$' ./labs/
+CGO_ENABLED=0 go test -count=1 -timeout 10m -run '^(TestPlayerPlaysEveryLab|TestResourcesReturn)$' ./labs/

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/nslab/nslab/engine/api"
 	"github.com/nslab/nslab/engine/bench"
@@ -143,7 +144,9 @@ func flagError(cmd *cobra.Command, err error) error {
 
 // cobraArgs are cobra's argument-count messages, which dockerArgs words as
 // Docker's cli.RequiresMinArgs and friends do.
-var cobraArgs = regexp.MustCompile(`^(?:requires at least (\d+) arg\(s\)|accepts at most (\d+) arg\(s\)|accepts (\d+) arg\(s\)|accepts between (\d+) and (\d+) arg\(s\)|unknown command ")`)
+var cobraArgs = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(?:requires at least (\d+) arg\(s\)|accepts at most (\d+) arg\(s\)|accepts (\d+) arg\(s\)|accepts between (\d+) and (\d+) arg\(s\)|unknown command ")`)
+})
 
 // dockerArgs gives every command Docker's wording for a wrong number of
 // arguments (status 1, as Docker's plain errors), and Docker's usage line
@@ -162,7 +165,7 @@ func dockerArgs(c *cobra.Command) {
 		if err == nil {
 			return nil
 		}
-		m := cobraArgs.FindStringSubmatch(err.Error())
+		m := cobraArgs().FindStringSubmatch(err.Error())
 		if m == nil {
 			return err
 		}

@@ -491,12 +491,16 @@ func linkSelf(dir string) error {
 
 var (
 	quoted       = "(`[^`]*`|\"(?:[^\"\\\\]|\\\\.)*\")"
-	noMatchRe    = regexp.MustCompile(`^no match for ` + quoted + ` found in (.+)$`)
-	unexpMatchRe = regexp.MustCompile(`(?s)^unexpected match for ` + quoted + ` found in (.+?): (.*)$`)
-	countRe      = regexp.MustCompile(`^have (\d+) matches for ` + quoted + `, want (\d+)$`)
-	differRe     = regexp.MustCompile(`^(\S+) and (\S+) differ$`)
-	sameRe       = regexp.MustCompile(`^(\S+) and (\S+) do not differ$`)
-	exitRe       = regexp.MustCompile(`^\[(.+)\]$`)
+	noMatchRe    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^no match for ` + quoted + ` found in (.+)$`) })
+	unexpMatchRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?s)^unexpected match for ` + quoted + ` found in (.+?): (.*)$`)
+	})
+	countRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^have (\d+) matches for ` + quoted + `, want (\d+)$`)
+	})
+	differRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(\S+) and (\S+) differ$`) })
+	sameRe   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(\S+) and (\S+) do not differ$`) })
+	exitRe   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\[(.+)\]$`) })
 )
 
 func unquote(s string) string {
@@ -540,8 +544,8 @@ func (p *player) explain(log, file string) string {
 			cur = &stdout
 		case t == "[stderr]":
 			cur = &stderr
-		case exitRe.MatchString(t) && (strings.HasPrefix(t, "[exit status") || strings.HasPrefix(t, "[signal") || strings.HasPrefix(t, "[exec") || strings.HasPrefix(t, "[fork")):
-			status = exitRe.FindStringSubmatch(t)[1]
+		case exitRe().MatchString(t) && (strings.HasPrefix(t, "[exit status") || strings.HasPrefix(t, "[signal") || strings.HasPrefix(t, "[exec") || strings.HasPrefix(t, "[fork")):
+			status = exitRe().FindStringSubmatch(t)[1]
 		default:
 			cur.WriteString(line)
 		}
@@ -561,25 +565,25 @@ func (p *player) explain(log, file string) string {
 		why = "expected this command to succeed, but it failed: " + status
 	case m == "unexpected command success":
 		why = "expected this command to fail, as the narration says, but it succeeded"
-	case noMatchRe.MatchString(m):
-		s := noMatchRe.FindStringSubmatch(m)
+	case noMatchRe().MatchString(m):
+		s := noMatchRe().FindStringSubmatch(m)
 		why = fmt.Sprintf("expected %s to show %s, but it does not.", where(s[2]), unquote(s[1]))
 		if s[2] == "stdout" || s[2] == "stderr" {
 			why += " What it shows is above"
 		} else if other.Len() > 0 {
 			why += " It holds:\n" + indent(other.String())
 		}
-	case unexpMatchRe.MatchString(m):
-		s := unexpMatchRe.FindStringSubmatch(m)
+	case unexpMatchRe().MatchString(m):
+		s := unexpMatchRe().FindStringSubmatch(m)
 		why = fmt.Sprintf("expected %s NOT to show %s, but it does:\n    %s", where(s[2]), unquote(s[1]), s[3])
-	case countRe.MatchString(m):
-		s := countRe.FindStringSubmatch(m)
+	case countRe().MatchString(m):
+		s := countRe().FindStringSubmatch(m)
 		why = fmt.Sprintf("expected %s to show %s exactly %s times; it shows it %s times", where(l.cmd()), unquote(s[2]), s[3], s[1])
-	case differRe.MatchString(m):
-		s := differRe.FindStringSubmatch(m)
+	case differRe().MatchString(m):
+		s := differRe().FindStringSubmatch(m)
 		why = fmt.Sprintf("expected %s and %s to be the same, but they differ:\n%s", where(s[1]), where(s[2]), indent(other.String()))
-	case sameRe.MatchString(m):
-		s := sameRe.FindStringSubmatch(m)
+	case sameRe().MatchString(m):
+		s := sameRe().FindStringSubmatch(m)
 		why = fmt.Sprintf("expected %s and %s to differ, but they are the same", where(s[1]), where(s[2]))
 	default:
 		why = m

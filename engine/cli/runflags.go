@@ -20,6 +20,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/nslab/nslab/engine/api"
@@ -109,7 +110,9 @@ func validateDNS(val string) (string, error) {
 	return "", fmt.Errorf("IP address is not correctly formatted: %s", val)
 }
 
-var domainRE = regexp.MustCompile(`^(:?(([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9\-]*[a-zA-Z0-9])\.)*([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9\-]*[A-Za-z0-9]))$`)
+var domainRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(:?(([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9\-]*[a-zA-Z0-9])\.)*([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9\-]*[A-Za-z0-9]))$`)
+})
 
 // validateDNSSearch is opts.ValidateDNSSearch: a domain, or "." for none.
 func validateDNSSearch(val string) (string, error) {
@@ -117,7 +120,7 @@ func validateDNSSearch(val string) (string, error) {
 	if val == "." {
 		return val, nil
 	}
-	if m := domainRE.FindStringSubmatch(val); m == nil || len(m[1]) > 255 {
+	if m := domainRE().FindStringSubmatch(val); m == nil || len(m[1]) > 255 {
 		return "", fmt.Errorf("%s is not a valid domain", val)
 	}
 	return val, nil

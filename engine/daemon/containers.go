@@ -126,7 +126,7 @@ func (d *Daemon) create(o api.RunOptions) (*Container, error) {
 	c.lower = img.Lower
 	c.Name = strings.TrimPrefix(o.Name, "/")
 	if o.Name != "" {
-		if !validName.MatchString(o.Name) {
+		if !validName().MatchString(o.Name) {
 			return nil, fmt.Errorf("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", o.Name)
 		}
 		for _, other := range d.containers {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 
 	edns "github.com/nslab/nslab/engine/dns"
 
@@ -17,7 +18,7 @@ import (
 	"github.com/nslab/nslab/engine/firewall"
 )
 
-var validName = regexp.MustCompile(`^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
+var validName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$`) })
 
 // container finds a container by name, full ID or unique ID prefix. Call
 // with d.mu held.

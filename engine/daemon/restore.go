@@ -34,6 +34,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nslab/nslab/engine/bridge"
@@ -612,7 +613,7 @@ func ppid(pid int) int {
 
 // ownBridge is the name network create gives a bridge: br- and twelve hex
 // digits of the network's ID.
-var ownBridge = regexp.MustCompile(`^br-[0-9a-f]{12}$`)
+var ownBridge = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^br-[0-9a-f]{12}$`) })
 
 // reconcileLinks deletes veths on the engine's bridges that no endpoint
 // owns, and br- bridges that no network owns, with their iptables rules.
@@ -640,7 +641,7 @@ func (d *Daemon) reconcileLinks(keepVeth map[string]bool) {
 			if err := d.nl.LinkDel(l); err == nil {
 				log.Printf("restore: deleted veth %s, which no endpoint owns", a.Name)
 			}
-		case l.Type() == "bridge" && ownBridge.MatchString(a.Name) && !known[a.Name]:
+		case l.Type() == "bridge" && ownBridge().MatchString(a.Name) && !known[a.Name]:
 			orphanBridges = append(orphanBridges, a.Name)
 		}
 	}
@@ -661,11 +662,13 @@ func (d *Daemon) reconcileLinks(keepVeth map[string]bool) {
 
 // The three rules of a published port (firewall.portRules), with the
 // container address they name.
-var portRule = []*regexp.Regexp{
-	regexp.MustCompile(`^-A DOCKER .*-j DNAT --to-destination ([0-9.]+):[0-9]+$`),
-	regexp.MustCompile(`^-A POSTROUTING -s ([0-9.]+)/32 -d [0-9.]+/32 -p \w+ -m \w+ --dport [0-9]+ -j MASQUERADE$`),
-	regexp.MustCompile(`^-A DOCKER -d ([0-9.]+)/32 ! -i \S+ -o \S+ -p \w+ -m \w+ --dport [0-9]+ -j ACCEPT$`),
-}
+var portRule = sync.OnceValue(func() []*regexp.Regexp {
+	return []*regexp.Regexp{
+		regexp.MustCompile(`^-A DOCKER .*-j DNAT --to-destination ([0-9.]+):[0-9]+$`),
+		regexp.MustCompile(`^-A POSTROUTING -s ([0-9.]+)/32 -d [0-9.]+/32 -p \w+ -m \w+ --dport [0-9]+ -j MASQUERADE$`),
+		regexp.MustCompile(`^-A DOCKER -d ([0-9.]+)/32 ! -i \S+ -o \S+ -p \w+ -m \w+ --dport [0-9]+ -j ACCEPT$`),
+	}
+})
 
 // reconcileRules deletes the iptables rules of bridges that are gone or
 // that no network owns, and of published ports no running container has. DOCKER-USER, the user's
@@ -705,10 +708,10 @@ func (d *Daemon) reconcileRules(goneBridges []string) {
 			// A bridge named as network create names one, that no
 			// network owns: its network's removal was cut short, or its
 			// creation was, before its state file was written.
-			gone = gone || slices.Contains(goneBridges, w) || (ownBridge.MatchString(w) && !owned[w])
+			gone = gone || slices.Contains(goneBridges, w) || (ownBridge().MatchString(w) && !owned[w])
 		}
 		if table == "*nat" || table == "*filter" {
-			for _, re := range portRule {
+			for _, re := range portRule() {
 				if m := re.FindStringSubmatch(line); m != nil && !published[m[1]] {
 					gone = true
 				}

@@ -110,12 +110,12 @@ func (c *Container) security() container.Security {
 	}
 }
 
-var sizeRE = regexp.MustCompile(`^(\d+(?:\.\d+)?) ?([kKmMgGtTpP])?[iI]?[bB]?$`)
+var sizeRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(\d+(?:\.\d+)?) ?([kKmMgGtTpP])?[iI]?[bB]?$`) })
 
 // ramInBytes is go-units' RAMInBytes, which json-file's max-size uses:
 // binary multiples, so 10m is 10 MiB.
 func ramInBytes(s string) (int64, error) {
-	m := sizeRE.FindStringSubmatch(s)
+	m := sizeRE().FindStringSubmatch(s)
 	if m == nil {
 		return 0, fmt.Errorf("invalid size: '%s'", s)
 	}
