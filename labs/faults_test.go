@@ -440,6 +440,16 @@ func TestFaultStopDaemon(t *testing.T) {
 	t0 := time.Now()
 	out, err := f.run([]string{labhost.EnvDaemonTimeout + "=1s"}, "nslab", "ps")
 	took := time.Since(t0)
+	// The same call from the real host, which calls the daemon through
+	// the lab host's root without entering it (labhost.Reach): the same
+	// words, with the log's path as seen from there.
+	self, xerr := os.Executable()
+	if xerr != nil {
+		t.Fatal(xerr)
+	}
+	direct := &exec.Cmd{Path: self, Args: []string{"nslab", "ps"},
+		Env: append(os.Environ(), labhost.EnvHost+"="+f.h.Env(), labhost.EnvDaemonTimeout+"=1s")}
+	dout, derr := direct.CombinedOutput()
 	signalPid(t, daemon, unix.SIGCONT)
 	if err == nil {
 		t.Fatalf("nslab ps answered a stopped daemon: %s", out)
@@ -450,6 +460,10 @@ func TestFaultStopDaemon(t *testing.T) {
 	}
 	if took > 20*time.Second {
 		t.Errorf("nslab ps took %s to give up, for a 1s bound", took)
+	}
+	want = fmt.Sprintf("nslab: the nslab engine daemon (pid %s, stopped (SIGSTOP or a debugger): send it SIGCONT) did not answer within 1s; its log is %s.", inside, f.root+labhost.DaemonLog)
+	if derr == nil || !strings.Contains(string(dout), want) {
+		t.Errorf("nslab ps from the real host on a stopped daemon (%v) said:\n%s\nwant it to contain:\n%s", derr, dout, want)
 	}
 	// A bad bound is refused, naming the variable.
 	if out, err := f.run([]string{labhost.EnvDaemonTimeout + "=soon"}, "nslab", "ps"); err == nil || !strings.Contains(out, "bad NSLAB_DAEMON_TIMEOUT \"soon\"") {

@@ -64,7 +64,14 @@ func Main() int {
 		return daemon.Run()
 	}
 	if len(os.Args) > 1 && needsLabHost(os.Args[1]) {
-		if _, err := labhost.Enter(); err != nil {
+		reached, err := false, error(nil)
+		if callsOnly(os.Args[1:]) {
+			reached, err = labhost.Reach()
+		}
+		if err == nil && !reached {
+			_, err = labhost.Enter()
+		}
+		if err != nil {
 			fmt.Fprintln(os.Stderr, "nslab:", err)
 			return 1
 		}
@@ -103,6 +110,42 @@ func outsideServices() error {
 		return err
 	}
 	return labhost.ServeOutsideWeb()
+}
+
+// callsOnly reports whether a command does nothing in the lab host but call
+// its daemon, so that a caller on the real host may call it directly
+// (labhost.Reach) instead of entering. exec (nsenter by the container's
+// pid), logs (reads the log file), info (the lab host's hostname), host,
+// outside, topology and the container group, which holds exec and logs,
+// must run inside; so must run with a terminal, whose pty the container
+// binds by its path in the lab host's /dev/pts, and start, which may
+// attach one.
+func callsOnly(args []string) bool {
+	switch args[0] {
+	case "ps", "inspect", "network", "rm", "stop", "restart", "kill", "port":
+		return true
+	case "run":
+		return !mayWantTTY(args[1:])
+	}
+	return false
+}
+
+// mayWantTTY reports whether args may ask for a terminal: --tty, or a group
+// of short flags with t in it (-t, -it, -dit). It may say yes for an
+// argument of the container's command too; that only costs the fast path.
+func mayWantTTY(args []string) bool {
+	for _, a := range args {
+		name, _, _ := strings.Cut(a, "=")
+		switch {
+		case strings.HasPrefix(name, "--"):
+			if name == "--tty" {
+				return true
+			}
+		case strings.HasPrefix(name, "-") && strings.Contains(name, "t"):
+			return true
+		}
+	}
+	return false
 }
 
 func needsLabHost(verb string) bool {

@@ -198,3 +198,33 @@ func TestKillSignals(t *testing.T) {
 		}
 	}
 }
+
+// TestCallsOnly: only commands that do nothing in the lab host but call its
+// daemon may skip entering it; a run that may want a terminal must enter,
+// because the container binds the pty by its path in the lab host.
+func TestCallsOnly(t *testing.T) {
+	for _, c := range []struct {
+		args string
+		want bool
+	}{
+		{"ps -a", true},
+		{"network create mynet", true},
+		{"run -d --name web busybox httpd", true},
+		{"run --rm -e T=1 busybox ping -c1 db", true},
+		{"run -dit --name nstest busybox", false},
+		{"run -t busybox tty", false},
+		{"run --tty busybox tty", false},
+		{"run --tty=true busybox tty", false},
+		{"run --rm busybox ls -t /", false}, // a false alarm, which only costs the fast path
+		{"exec web ls", false},
+		{"logs web", false},
+		{"start -ai web", false},
+		{"host ip link", false},
+		{"container ls", false},
+		{"info", false},
+	} {
+		if got := callsOnly(strings.Fields(c.args)); got != c.want {
+			t.Errorf("callsOnly(%q) = %v, want %v", c.args, got, c.want)
+		}
+	}
+}

@@ -103,7 +103,7 @@ func run(o api.RunOptions) (int, error) {
 	if err := labhost.Require(); err != nil {
 		return 0, err
 	}
-	conn, err := api.Dial(labhost.SocketPath)
+	conn, err := api.Dial(labhost.Socket())
 	if err != nil {
 		return 0, err
 	}

@@ -151,7 +151,7 @@ func startAttached(name string, interactive bool) (int, error) {
 	if err := labhost.Require(); err != nil {
 		return 0, err
 	}
-	conn, err := api.Dial(labhost.SocketPath)
+	conn, err := api.Dial(labhost.Socket())
 	if err != nil {
 		return 0, err
 	}

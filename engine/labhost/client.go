@@ -6,11 +6,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/nslab/nslab/engine/api"
-	"golang.org/x/sys/unix"
 )
 
 // EnvDaemonTimeout bounds how long a CLI call waits for the engine daemon:
@@ -56,12 +54,12 @@ func callBounded(req api.Operation, out any, files ...*os.File) error {
 		}
 	}
 	if !bounded {
-		return api.Call(SocketPath, req, out, files...)
+		return api.Call(Socket(), req, out, files...)
 	}
 	deadline := time.Now().Add(bound)
 	var c *api.Conn
 	for {
-		c, err = api.DialTimeout(SocketPath, time.Until(deadline))
+		c, err = api.DialTimeout(Socket(), time.Until(deadline))
 		if err == nil {
 			break
 		}
@@ -99,11 +97,16 @@ func isTimeout(err error) bool {
 // and its successor's start: no pid file, or one that names a dead
 // process. Only the nslab engine has one.
 func restarting() bool {
-	if _, err := os.Stat(ExitsDir); err != nil {
+	if _, err := os.Stat(reachRoot + ExitsDir); err != nil {
 		return false // not an nslab-engine lab host
 	}
 	pid := DaemonPid()
-	return pid <= 0 || unix.Kill(pid, 0) == syscall.ESRCH
+	if pid <= 0 {
+		return true
+	}
+	// The lab host's /proc: the pid is one of its pid namespace.
+	_, err := os.Stat(fmt.Sprintf("%s/proc/%d", reachRoot, pid))
+	return errors.Is(err, os.ErrNotExist)
 }
 
 // noAnswer says that the daemon did not answer in time, who it is, what
@@ -119,13 +122,13 @@ func noAnswer(bound time.Duration) error {
 		who += ")"
 	}
 	return fmt.Errorf("%s did not answer within %s; its log is %s. Set %s to wait longer (0 waits for ever)",
-		who, bound, DaemonLog, EnvDaemonTimeout)
+		who, bound, reachRoot+DaemonLog, EnvDaemonTimeout)
 }
 
 // procState is the kernel's word for pid's state when it is not simply
 // running or sleeping: stopped, a zombie, in uninterruptible sleep.
 func procState(pid int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	b, err := os.ReadFile(fmt.Sprintf("%s/proc/%d/stat", reachRoot, pid))
 	if err != nil {
 		return "gone"
 	}

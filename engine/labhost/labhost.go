@@ -433,7 +433,7 @@ func InLabHost() bool {
 // Require fails, saying what to do, outside a lab host: nslab acts only on
 // lab hosts.
 func Require() error {
-	if !InLabHost() {
+	if _, err := os.Stat(reachRoot + MarkerFile); err != nil {
 		return errors.New("not inside a lab host: nslab never touches the real host's network. Start one with `nslab shell` or `nslab sandbox -- COMMAND` (as root), or set NSLAB_HOST")
 	}
 	return nil
@@ -504,6 +504,46 @@ func Enter() (bool, error) {
 	argv = append(argv, os.Args[1:]...)
 	return true, syscall.Exec(nsenter, argv, InsideEnv(os.Environ(), env))
 }
+
+// reachRoot is where this process sees the lab host's root: "" inside it,
+// or /proc/PID/root (PID its supervisor's) for a client on the real host
+// that Reach made a direct caller of its daemon.
+var reachRoot string
+
+// Reach makes this process, on the real host, a client of the nslab daemon
+// of the lab host named by NSLAB_HOST without entering it: the daemon's
+// socket, pid file and log are reached through the supervisor's
+// /proc/PID/root, and the lab host's /proc under it. It returns false,
+// changing nothing, when there is nothing to reach (no NSLAB_HOST, or
+// already inside) or when the lab host's engine is Docker (whose CLI runs
+// inside). Only commands that do nothing but call the daemon may use it:
+// one that runs a process in the lab host's namespaces, or reads its files
+// by their paths there, must Enter.
+//
+// Why: entering costs a second start of this binary inside the lab host,
+// after nsenter, and the labs run hundreds of such commands.
+func Reach() (bool, error) {
+	env := os.Getenv(EnvHost)
+	if env == "" || Inside(env) {
+		return false, nil
+	}
+	pid, id, err := parseEnv(env)
+	if err != nil {
+		return false, err
+	}
+	if !alive(pid, id) {
+		return false, fmt.Errorf("%s=%s names a lab host that is no longer running", EnvHost, env)
+	}
+	root := fmt.Sprintf("/proc/%d/root", pid)
+	if b, err := os.ReadFile(root + engineFile); err == nil && strings.TrimSpace(string(b)) == EngineDocker {
+		return false, nil
+	}
+	reachRoot = root
+	return true, nil
+}
+
+// Socket is the daemon's socket as this process reaches it (see Reach).
+func Socket() string { return reachRoot + SocketPath }
 
 func parseEnv(env string) (int, string, error) {
 	pidS, id, ok := strings.Cut(env, ":")

@@ -262,7 +262,7 @@ func writeDaemonPid(pid int) {
 
 // DaemonPid is the running engine daemon's pid, or 0.
 func DaemonPid() int {
-	b, err := os.ReadFile(DaemonPidFile)
+	b, err := os.ReadFile(reachRoot + DaemonPidFile)
 	if err != nil {
 		return 0
 	}
