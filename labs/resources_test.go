@@ -16,7 +16,11 @@ import (
 // daemonUsage is what the kernel says a daemon holds.
 type daemonUsage struct {
 	threads, fds int
-	rssKB        int // VmRSS
+	// rssKB is the memory the daemon holds: VmRSS without LazyFree, the
+	// pages its runtime gave back with MADV_FREE (the supervisor starts
+	// it with GODEBUG=madvdontneed=0), which the kernel takes back
+	// whenever it needs them and which VmRSS counts until then.
+	rssKB int
 }
 
 func (u daemonUsage) String() string {
@@ -41,12 +45,32 @@ func readUsage(pid int) (daemonUsage, error) {
 			u.rssKB, _ = strconv.Atoi(f[1])
 		}
 	}
+	lazy, err := lazyFreeKB(pid)
+	if err != nil {
+		return u, err
+	}
+	u.rssKB -= lazy
 	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 	if err != nil {
 		return u, err
 	}
 	u.fds = len(fds)
 	return u, nil
+}
+
+// lazyFreeKB is smaps_rollup's LazyFree: memory freed with MADV_FREE that
+// the kernel has not taken back yet.
+func lazyFreeKB(pid int) (int, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "LazyFree:" {
+			return strconv.Atoi(f[1])
+		}
+	}
+	return 0, fmt.Errorf("no LazyFree in /proc/%d/smaps_rollup", pid)
 }
 
 // daemonPid finds the engine daemon (nslab __daemon) among the lab host's
