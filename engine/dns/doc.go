@@ -23,7 +23,7 @@
 // instead of two per datagram, and wakes the client once per burst: with
 // dnsperf's 100 queries in flight, CPU per query fell from 11-13 µs to 7-8.5
 // (dnsmasq: 8-10), and the loop went from 0.6-0.9× dnsmasq's rate to
-// 1.15-1.35×. The buffers are 8 slots of 512 bytes for queries (miekg/dns's
+// 1.15-1.39×. The buffers are 8 slots of 512 bytes for queries (miekg/dns's
 // server, and so Docker's resolver, reads 512) and 8 for answers: 8 KiB per
 // server, what the one-datagram loop held. The figures are in
 // engine/README.md (dnsperf against dnsmasq in the same network namespace,
