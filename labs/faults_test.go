@@ -402,6 +402,28 @@ func TestFaultDNSPortTakenWhileDaemonDead(t *testing.T) {
 	checkUnchanged(t, before)
 }
 
+// TestFaultKillDaemonAfterRestart kills the daemon after a container was
+// restarted: the restored daemon must adopt the container's new process.
+// The state kept the first run's start time, so the new process looked
+// like another one, and the container was lost and its process killed.
+func TestFaultKillDaemonAfterRestart(t *testing.T) {
+	needLabs(t)
+	before := snapshot(t)
+	f := startFaultHost(t)
+	f.must("nslab", "restart", "-t", "0", "bystander")
+	pid := strings.TrimSpace(f.must("nslab", "inspect", "-f", "{{.State.Pid}}", "bystander"))
+	signalPid(t, f.daemonPid(), unix.SIGKILL)
+	f.must("nslab", "ps") // waits for the restarted daemon
+	out := f.must("nslab", "inspect", "-f", "{{.State.Status}} {{.State.Pid}}", "bystander")
+	if out != "running "+pid+"\n" {
+		t.Errorf("after a restart and a daemon kill, bystander is %q; want it running, pid %s (log:\n%s)", out, pid, f.runOut("cat", labhost.DaemonLog))
+	}
+	f.checkConsistent()
+	f.checkCleanAfterRemoval()
+	f.h.Close()
+	checkUnchanged(t, before)
+}
+
 func TestFaultKillDaemonMidRm(t *testing.T) {
 	needLabs(t)
 	before := snapshot(t)

@@ -113,7 +113,8 @@ func outsideServices() error {
 }
 
 // callsOnly reports whether a command does nothing in the lab host but call
-// its daemon, so that a caller on the real host may call it directly
+// its daemon (a run that names files for the CLI to read or write does
+// more), so that a caller on the real host may call it directly
 // (labhost.Reach) instead of entering. exec (nsenter by the container's
 // pid), logs (reads the log file), info (the lab host's hostname), host,
 // outside, topology and the container group, which holds exec and logs,
@@ -125,7 +126,21 @@ func callsOnly(args []string) bool {
 	case "ps", "inspect", "network", "rm", "stop", "restart", "kill", "port":
 		return true
 	case "run":
-		return !mayWantTTY(args[1:])
+		return !mayWantTTY(args[1:]) && !namesFiles(args[1:])
+	}
+	return false
+}
+
+// namesFiles reports whether a run's args name files the CLI itself reads
+// or writes (--env-file, --label-file, --cidfile): their paths mean the
+// lab host's files (its own /run, /proc, /sys), so the run must enter.
+func namesFiles(args []string) bool {
+	for _, a := range args {
+		name, _, _ := strings.Cut(a, "=")
+		switch name {
+		case "--env-file", "--label-file", "--cidfile":
+			return true
+		}
 	}
 	return false
 }

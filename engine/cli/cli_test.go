@@ -213,6 +213,9 @@ func TestCallsOnly(t *testing.T) {
 		{"run --rm -e T=1 busybox ping -c1 db", true},
 		{"run -dit --name nstest busybox", false},
 		{"run -t busybox tty", false},
+		{"run -d --cidfile /run/web.cid busybox httpd", false},
+		{"run --env-file=/run/env busybox env", false},
+		{"run --label-file x busybox true", false},
 		{"run --tty busybox tty", false},
 		{"run --tty=true busybox tty", false},
 		{"run --rm busybox ls -t /", false}, // a false alarm, which only costs the fast path

@@ -343,6 +343,9 @@ func (d *Daemon) start(c *Container, stdin, stdout, stderr *os.File) (err error)
 	}
 	c.cmd = cmd
 	c.Pid = cmd.Process.Pid
+	// This run's start time: a restored daemon adopts the process by it,
+	// and the one of a run before would make it look like another.
+	c.live.Start = labhost.StartTime(c.Pid)
 	c.Status = "running"
 	c.StartedAt = time.Now()
 	c.exited = make(chan struct{})
@@ -646,6 +649,7 @@ func (d *Daemon) stop(c *Container, timeout time.Duration) {
 	c.manuallyStopped = true // no policy restart after stop
 	c.cancelRestart()
 	if !c.running() {
+		d.saveContainer(c) // a restarting one is exited now
 		d.mu.Unlock()
 		return
 	}

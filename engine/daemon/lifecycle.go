@@ -238,6 +238,12 @@ func (d *Daemon) afterExit(c *Container) {
 	}
 	c.RestartCount++
 	c.Status = "restarting"
+	d.armRestart(c)
+}
+
+// armRestart starts c again after c.backoff, unless it is stopped, removed
+// or started meanwhile. Call with d.mu held.
+func (d *Daemon) armRestart(c *Container) {
 	var t *time.Timer
 	t = time.AfterFunc(c.backoff, func() {
 		d.mu.Lock()

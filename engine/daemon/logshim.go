@@ -20,6 +20,7 @@ import (
 	"syscall"
 
 	"github.com/nslab/nslab/engine/internal/reap"
+	"github.com/nslab/nslab/engine/labhost"
 )
 
 const envLogShim = "NSLAB_LOGSHIM"
@@ -116,6 +117,7 @@ func (d *Daemon) startLogShim(c *Container, cfg shimConfig, files []*os.File) er
 		return fmt.Errorf("start the log shim: %w", err)
 	}
 	c.live.ShimPid = cmd.Process.Pid
+	c.live.ShimStart = labhost.StartTime(cmd.Process.Pid)
 	c.output.Add(1)
 	go func() {
 		// In the poller, not in an OS thread blocked in wait4: one shim

@@ -128,6 +128,12 @@ func Restore(dir string) (*Daemon, error) {
 		d.containers[c.ID] = c
 		if !c.running() {
 			close(c.exited)
+			if c.restarting() {
+				// The old daemon died while its restart policy waited
+				// out a back-off: wait again, then start it.
+				c.backoff = backoffFirst
+				d.armRestart(c)
+			}
 			continue
 		}
 		if err := d.adopt(c, st.Live[c.ID]); err != nil {
