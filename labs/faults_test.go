@@ -31,20 +31,25 @@ import (
 // faultHost is a lab host under fault injection.
 type faultHost struct {
 	t        *testing.T
+	before   hostView // the real host before the lab host started
 	h        *labhost.Host
 	root     string // the lab host's root, seen from here
 	baseIPT  string // iptables-save of the fresh lab host
 	baseLink string // its links, fresh
 }
 
+// startFaultHost starts a lab host with the bystander in it (or skips the
+// test where labs cannot run), after a snapshot of the real host for end.
 func startFaultHost(t *testing.T) *faultHost {
 	t.Helper()
+	needLabs(t)
+	before := snapshot(t)
 	h, err := labhost.Start(labhost.Options{Stderr: os.Stderr})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(h.Kill)
-	f := &faultHost{t: t, h: h, root: fmt.Sprintf("/proc/%d/root", h.Pid)}
+	f := &faultHost{t: t, before: before, h: h, root: fmt.Sprintf("/proc/%d/root", h.Pid)}
 	f.baseIPT = f.iptables()
 	f.baseLink = f.links()
 	// The bystander: it must live through every fault.
@@ -143,11 +148,7 @@ func (f *faultHost) killDaemonWhen(ready func() bool, argv ...string) string {
 	signalPid(f.t, daemon, unix.SIGKILL)
 	cmd.Wait()
 	f.t.Logf("%s, with the daemon killed under it: %s", strings.Join(argv, " "), strings.TrimSpace(out.String()))
-	// The CLI waits (bounded) for the restarted daemon.
-	f.must("nslab", "ps")
-	if f.daemonPid() == daemon {
-		f.t.Fatal("the daemon was not restarted")
-	}
+	f.awaitRestart(daemon)
 	log := f.must("cat", labhost.DaemonLog)
 	if !strings.Contains(log, "died (killed by signal SIGKILL); restarting it") {
 		f.t.Errorf("the daemon log does not record the restart:\n%s", log)
@@ -210,6 +211,26 @@ func (f *faultHost) checkConsistent() {
 	}
 }
 
+// end removes everything and checks the lab host is as fresh
+// (checkCleanAfterRemoval), then closes it and checks the real host is
+// unchanged.
+func (f *faultHost) end() {
+	f.t.Helper()
+	f.checkCleanAfterRemoval()
+	f.h.Close()
+	checkUnchanged(f.t, f.before)
+}
+
+// awaitRestart waits, through a CLI call, for the daemon that replaces the
+// one with pid old, and fails if none did.
+func (f *faultHost) awaitRestart(old int) {
+	f.t.Helper()
+	f.must("nslab", "ps") // the CLI waits (bounded) for the restarted daemon
+	if f.daemonPid() == old {
+		f.t.Fatal("the daemon was not restarted")
+	}
+}
+
 func (f *faultHost) runOut(argv ...string) string {
 	out, _ := f.run(nil, argv...)
 	return out
@@ -248,8 +269,6 @@ func (f *faultHost) checkCleanAfterRemoval() {
 }
 
 func TestFaultKillDaemonMidRun(t *testing.T) {
-	needLabs(t)
-	before := snapshot(t)
 	f := startFaultHost(t)
 	// Kill as soon as the container's directory exists: create has
 	// recorded it and start is wiring its network.
@@ -266,14 +285,10 @@ func TestFaultKillDaemonMidRun(t *testing.T) {
 		return false
 	}, "nslab", "run", "-d", "--name", "victim", "--network", "keep", "-p", "8082:80", "busybox", "sleep", "3600")
 	f.checkConsistent()
-	f.checkCleanAfterRemoval()
-	f.h.Close()
-	checkUnchanged(t, before)
+	f.end()
 }
 
 func TestFaultKillDaemonMidNetworkCreate(t *testing.T) {
-	needLabs(t)
-	before := snapshot(t)
 	f := startFaultHost(t)
 	bridges := func() int { m, _ := filepath.Glob(f.root + "/sys/class/net/br-*"); return len(m) }
 	n := bridges()
@@ -288,17 +303,13 @@ func TestFaultKillDaemonMidNetworkCreate(t *testing.T) {
 		f.must("nslab", "network", "create", "victimnet")
 	}
 	f.must("nslab", "run", "--rm", "--network", "victimnet", "busybox", "true")
-	f.checkCleanAfterRemoval()
-	f.h.Close()
-	checkUnchanged(t, before)
+	f.end()
 }
 
 // TestFaultKillDaemonMidNetworkRm kills the daemon once network rm has
 // deleted the bridge, before its rules and its state file follow: the
 // restarted daemon finishes the removal.
 func TestFaultKillDaemonMidNetworkRm(t *testing.T) {
-	needLabs(t)
-	before := snapshot(t)
 	f := startFaultHost(t)
 	f.must("nslab", "network", "create", "victimnet")
 	bridges := func() int { m, _ := filepath.Glob(f.root + "/sys/class/net/br-*"); return len(m) }
@@ -308,9 +319,7 @@ func TestFaultKillDaemonMidNetworkRm(t *testing.T) {
 	if out, err := f.run(nil, "nslab", "network", "inspect", "victimnet"); err == nil {
 		t.Errorf("victimnet is still there after its interrupted rm:\n%s", out)
 	}
-	f.checkCleanAfterRemoval()
-	f.h.Close()
-	checkUnchanged(t, before)
+	f.end()
 }
 
 // TestFaultKillDaemonAfterReply kills the daemon the moment a run -d and a
@@ -319,8 +328,6 @@ func TestFaultKillDaemonMidNetworkRm(t *testing.T) {
 // create returns. A daemon that wrote its state after replying (nslab's
 // did, up to 100 ms later) lost the container and removed it as debris.
 func TestFaultKillDaemonAfterReply(t *testing.T) {
-	needLabs(t)
-	before := snapshot(t)
 	f := startFaultHost(t)
 	for i, argv := range [][]string{
 		{"nslab", "network", "create", "promised"},
@@ -329,10 +336,7 @@ func TestFaultKillDaemonAfterReply(t *testing.T) {
 		daemon := f.daemonPid()
 		f.must(argv...)
 		signalPid(t, daemon, unix.SIGKILL)
-		f.must("nslab", "ps") // the CLI waits (bounded) for the restarted daemon
-		if f.daemonPid() == daemon {
-			t.Fatal("the daemon was not restarted")
-		}
+		f.awaitRestart(daemon)
 		if i == 0 {
 			if out, err := f.run(nil, "nslab", "network", "inspect", "-f", "{{.Name}}", "promised"); err != nil || out != "promised\n" {
 				t.Errorf("network create answered, then the daemon was killed: after the restart, network inspect says %q (%v); want the network", out, err)
@@ -345,9 +349,7 @@ func TestFaultKillDaemonAfterReply(t *testing.T) {
 		}
 	}
 	f.checkConsistent()
-	f.checkCleanAfterRemoval()
-	f.h.Close()
-	checkUnchanged(t, before)
+	f.end()
 }
 
 // TestFaultDNSPortTakenWhileDaemonDead takes the bystander's embedded DNS
@@ -356,8 +358,6 @@ func TestFaultKillDaemonAfterReply(t *testing.T) {
 // move the server to new ports and its DNAT rules with it, so the
 // container keeps its names (it used to be released as not adoptable).
 func TestFaultDNSPortTakenWhileDaemonDead(t *testing.T) {
-	needLabs(t)
-	before := snapshot(t)
 	f := startFaultHost(t)
 	key := strings.TrimSpace(f.must("nslab", "inspect", "-f", "{{.NetworkSettings.SandboxKey}}", "bystander"))
 	dnat := regexp.MustCompile(`-p udp -m udp --dport 53 -j DNAT --to-destination 127\.0\.0\.11:(\d+)`)
@@ -387,7 +387,7 @@ func TestFaultDNSPortTakenWhileDaemonDead(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("take udp %s in the bystander's namespace: %v", port, err)
 	}
-	f.must("nslab", "ps") // waits for the restarted daemon
+	f.awaitRestart(daemon)
 	log := f.must("cat", labhost.DaemonLog)
 	if !strings.Contains(log, "its embedded DNS server moved to udp") {
 		t.Errorf("the daemon log does not say the server moved:\n%s", log)
@@ -397,9 +397,7 @@ func TestFaultDNSPortTakenWhileDaemonDead(t *testing.T) {
 	}
 	f.checkConsistent() // the bystander still resolves its name
 	squat.Close()       // it holds the namespace
-	f.checkCleanAfterRemoval()
-	f.h.Close()
-	checkUnchanged(t, before)
+	f.end()
 }
 
 // TestFaultKillDaemonAfterRestart kills the daemon after a container was
@@ -407,26 +405,21 @@ func TestFaultDNSPortTakenWhileDaemonDead(t *testing.T) {
 // The state kept the first run's start time, so the new process looked
 // like another one, and the container was lost and its process killed.
 func TestFaultKillDaemonAfterRestart(t *testing.T) {
-	needLabs(t)
-	before := snapshot(t)
 	f := startFaultHost(t)
 	f.must("nslab", "restart", "-t", "0", "bystander")
 	pid := strings.TrimSpace(f.must("nslab", "inspect", "-f", "{{.State.Pid}}", "bystander"))
-	signalPid(t, f.daemonPid(), unix.SIGKILL)
-	f.must("nslab", "ps") // waits for the restarted daemon
+	daemon := f.daemonPid()
+	signalPid(t, daemon, unix.SIGKILL)
+	f.awaitRestart(daemon)
 	out := f.must("nslab", "inspect", "-f", "{{.State.Status}} {{.State.Pid}}", "bystander")
 	if out != "running "+pid+"\n" {
 		t.Errorf("after a restart and a daemon kill, bystander is %q; want it running, pid %s (log:\n%s)", out, pid, f.runOut("cat", labhost.DaemonLog))
 	}
 	f.checkConsistent()
-	f.checkCleanAfterRemoval()
-	f.h.Close()
-	checkUnchanged(t, before)
+	f.end()
 }
 
 func TestFaultKillDaemonMidRm(t *testing.T) {
-	needLabs(t)
-	before := snapshot(t)
 	f := startFaultHost(t)
 	f.must("nslab", "run", "-d", "--name", "victim", "--network", "keep", "-p", "8083:80", "busybox", "sleep", "3600")
 	pid := f.realPid(strings.TrimSpace(f.must("nslab", "inspect", "-f", "{{.State.Pid}}", "victim")))
@@ -444,17 +437,13 @@ func TestFaultKillDaemonMidRm(t *testing.T) {
 			t.Errorf("victim after an interrupted rm -f: %s", l)
 		}
 	}
-	f.checkCleanAfterRemoval()
-	f.h.Close()
-	checkUnchanged(t, before)
+	f.end()
 }
 
 // TestFaultStopDaemon stops the daemon with SIGSTOP: a CLI call must give
 // up within NSLAB_DAEMON_TIMEOUT, name the daemon's pid, state and log,
 // and exit non-zero; after SIGCONT everything works as before.
 func TestFaultStopDaemon(t *testing.T) {
-	needLabs(t)
-	before := snapshot(t)
 	f := startFaultHost(t)
 	daemon := f.daemonPid()
 	inside := strings.TrimSpace(f.must("cat", labhost.DaemonPidFile))
@@ -495,9 +484,7 @@ func TestFaultStopDaemon(t *testing.T) {
 		t.Error("a stopped daemon was restarted: it had not died")
 	}
 	f.checkConsistent()
-	f.checkCleanAfterRemoval()
-	f.h.Close()
-	checkUnchanged(t, before)
+	f.end()
 }
 
 // realPid maps a pid in the lab host's pid namespace to this one's, from

@@ -130,8 +130,12 @@ func dockerCLI() (string, error) {
 
 // Engine is the engine of the lab host this process runs in: "docker" or
 // "nslab".
-func Engine() string {
-	b, err := os.ReadFile(engineFile)
+func Engine() string { return engineAt("") }
+
+// engineAt is the engine of the lab host whose root is at root ("" for
+// this process's own).
+func engineAt(root string) string {
+	b, err := os.ReadFile(root + engineFile)
 	if err == nil && strings.TrimSpace(string(b)) == EngineDocker {
 		return EngineDocker
 	}
@@ -145,11 +149,7 @@ func EngineOf(env string) string {
 	if err != nil || !alive(pid, id) {
 		return ""
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/root%s", pid, engineFile))
-	if err == nil && strings.TrimSpace(string(b)) == EngineDocker {
-		return EngineDocker
-	}
-	return EngineNslab
+	return engineAt(fmt.Sprintf("/proc/%d/root", pid))
 }
 
 // engineEnv is the supervisor's environment for engine name (already

@@ -473,16 +473,9 @@ func Inside(env string) bool {
 // NSLAB_HOST environment variable, unless it is already there. It returns
 // (false, nil) when there is nothing to do. On success it does not return.
 func Enter() (bool, error) {
-	env := os.Getenv(EnvHost)
-	if env == "" || Inside(env) {
-		return false, nil
-	}
-	pid, id, err := parseEnv(env)
-	if err != nil {
+	env, pid, err := namedHost()
+	if pid == 0 || err != nil {
 		return false, err
-	}
-	if !alive(pid, id) {
-		return false, fmt.Errorf("%s=%s names a lab host that is no longer running", EnvHost, env)
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -505,6 +498,25 @@ func Enter() (bool, error) {
 	return true, syscall.Exec(nsenter, argv, InsideEnv(os.Environ(), env))
 }
 
+// namedHost is the lab host NSLAB_HOST names, for a process outside it:
+// the variable's value and its supervisor's pid. pid is 0 when there is
+// none or this process already runs inside it; a value that is malformed
+// or names a lab host that has ended is an error.
+func namedHost() (env string, pid int, err error) {
+	env = os.Getenv(EnvHost)
+	if env == "" || Inside(env) {
+		return env, 0, nil
+	}
+	pid, id, err := parseEnv(env)
+	if err != nil {
+		return env, 0, err
+	}
+	if !alive(pid, id) {
+		return env, 0, fmt.Errorf("%s=%s names a lab host that is no longer running", EnvHost, env)
+	}
+	return env, pid, nil
+}
+
 // reachRoot is where this process sees the lab host's root: "" inside it,
 // or /proc/PID/root (PID its supervisor's) for a client on the real host
 // that Reach made a direct caller of its daemon.
@@ -523,19 +535,12 @@ var reachRoot string
 // Why: entering costs a second start of this binary inside the lab host,
 // after nsenter, and the labs run hundreds of such commands.
 func Reach() (bool, error) {
-	env := os.Getenv(EnvHost)
-	if env == "" || Inside(env) {
-		return false, nil
-	}
-	pid, id, err := parseEnv(env)
-	if err != nil {
+	_, pid, err := namedHost()
+	if pid == 0 || err != nil {
 		return false, err
 	}
-	if !alive(pid, id) {
-		return false, fmt.Errorf("%s=%s names a lab host that is no longer running", EnvHost, env)
-	}
 	root := fmt.Sprintf("/proc/%d/root", pid)
-	if b, err := os.ReadFile(root + engineFile); err == nil && strings.TrimSpace(string(b)) == EngineDocker {
+	if engineAt(root) == EngineDocker {
 		return false, nil
 	}
 	reachRoot = root
