@@ -449,10 +449,7 @@ func (d *Daemon) releaseNetwork(c *Container) {
 func (d *Daemon) remove(c *Container) {
 	delete(d.containers, c.ID)
 	os.RemoveAll(c.Dir) // and its state file with it
-	if c.live.exitRecord != "" {
-		os.Remove(c.live.exitRecord)
-		c.live.exitRecord = ""
-	}
+	c.dropExitRecord()
 	trimSoon() // see teardown.go
 }
 

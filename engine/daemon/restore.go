@@ -62,6 +62,15 @@ type liveInfo struct {
 	exitRecord string
 }
 
+// dropExitRecord removes c's exit record, once its state file has the exit
+// or c is gone.
+func (c *Container) dropExitRecord() {
+	if c.live.exitRecord != "" {
+		os.Remove(c.live.exitRecord)
+		c.live.exitRecord = ""
+	}
+}
+
 // keepExit waits for c's first process to exit, without reaping it, and
 // keeps its status where a restarted daemon finds it (labhost.Exit): if
 // this daemon dies after it has reaped the process but before the state
@@ -84,14 +93,9 @@ func keepExit(c *Container) string {
 	return labhost.RecordExit(c.Pid, start, labhost.WaitStatusOf(&info))
 }
 
-// liveOf fills in and returns c's liveInfo. Call with d.mu held.
+// liveOf is c's liveInfo: the start times start and startLogShim recorded
+// for this run, and its DNS ports and proxies now. Call with d.mu held.
 func liveOf(c *Container) liveInfo {
-	if c.live.Start == "" && c.Pid > 0 {
-		c.live.Start = labhost.StartTime(c.Pid)
-	}
-	if c.live.ShimStart == "" && c.live.ShimPid > 0 {
-		c.live.ShimStart = labhost.StartTime(c.live.ShimPid)
-	}
 	li := c.live
 	if c.resolver != nil {
 		li.DNSUDP, li.DNSTCP = c.resolver.UDPPort, c.resolver.TCPPort
@@ -103,8 +107,8 @@ func liveOf(c *Container) liveInfo {
 	return li
 }
 
-// Restore builds a daemon from the state files (store.go) and the kernel, after the
-// daemon before it died. See the file comment.
+// Restore builds a daemon from the state files (store.go) and the kernel,
+// after the daemon before it died. See the file comment.
 func Restore(dir string) (*Daemon, error) {
 	d, err := newDaemon(dir)
 	if err != nil {

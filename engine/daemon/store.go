@@ -56,11 +56,8 @@ func (d *Daemon) saveContainer(c *Container) {
 		log.Printf("container %s: state: %v", c.Name, err)
 		return
 	}
-	if !c.running() && c.live.exitRecord != "" {
-		// The file now has the exit: the supervisor's record of it is
-		// not needed any more (keepExit).
-		os.Remove(c.live.exitRecord)
-		c.live.exitRecord = ""
+	if !c.running() {
+		c.dropExitRecord() // the file has the exit now (keepExit)
 	}
 }
 
