@@ -122,6 +122,9 @@ func (s *Server) serveUDP() {
 		in[i].Buffers = [][]byte{inBuf[i*udpQuerySize : (i+1)*udpQuerySize]}
 	}
 	out := make([]ipv4.Message, udpBatch)
+	for i := range out {
+		out[i].Buffers = make([][]byte, 1) // set per answer, so none is allocated
+	}
 	outBuf := make([]byte, udpBatch*udpAnswerSize)
 	for {
 		n, err := pc.ReadBatch(in, 0)
@@ -137,7 +140,7 @@ func (s *Server) serveUDP() {
 			slot := outBuf[answers*udpAnswerSize : (answers+1)*udpAnswerSize : (answers+1)*udpAnswerSize]
 			if resp := s.answerUDP(m.Buffers[0][:m.N], m.Addr); resp != nil {
 				if b, err := resp.PackBuffer(slot); err == nil {
-					out[answers] = ipv4.Message{Buffers: [][]byte{b}, Addr: m.Addr}
+					out[answers].Buffers[0], out[answers].Addr = b, m.Addr
 					answers++
 				}
 			}
@@ -151,7 +154,9 @@ func (s *Server) serveUDP() {
 			}
 			sent += k
 		}
-		clear(out[:answers]) // drop the addresses
+		for i := range out[:answers] {
+			out[i].Buffers[0], out[i].Addr = nil, nil // drop the answer and address
+		}
 	}
 }
 
