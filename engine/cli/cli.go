@@ -126,37 +126,24 @@ func callsOnly(args []string) bool {
 	case "ps", "inspect", "network", "rm", "stop", "restart", "kill", "port":
 		return true
 	case "run":
-		return !mayWantTTY(args[1:]) && !namesFiles(args[1:])
+		return !runNeedsInside(args[1:])
 	}
 	return false
 }
 
-// namesFiles reports whether a run's args name files the CLI itself reads
-// or writes (--env-file, --label-file, --cidfile): their paths mean the
-// lab host's files (its own /run, /proc, /sys), so the run must enter.
-func namesFiles(args []string) bool {
-	for _, a := range args {
-		name, _, _ := strings.Cut(a, "=")
-		switch name {
-		case "--env-file", "--label-file", "--cidfile":
-			return true
-		}
-	}
-	return false
-}
-
-// mayWantTTY reports whether args may ask for a terminal: --tty, or a group
-// of short flags with t in it (-t, -it, -dit). It may say yes for an
-// argument of the container's command too; that only costs the fast path.
-func mayWantTTY(args []string) bool {
+// runNeedsInside reports whether a run's args may ask for a terminal
+// (--tty, or a group of short flags with t in it: -t, -it, -dit) or name
+// files the CLI itself reads or writes (--env-file, --label-file,
+// --cidfile), whose paths are the lab host's (its own /run, /proc, /sys).
+// It may say yes for an argument of the container's command too; that only
+// costs the fast path.
+func runNeedsInside(args []string) bool {
 	for _, a := range args {
 		name, _, _ := strings.Cut(a, "=")
 		switch {
-		case strings.HasPrefix(name, "--"):
-			if name == "--tty" {
-				return true
-			}
-		case strings.HasPrefix(name, "-") && strings.Contains(name, "t"):
+		case name == "--tty" || name == "--env-file" || name == "--label-file" || name == "--cidfile":
+			return true
+		case !strings.HasPrefix(name, "--") && strings.HasPrefix(name, "-") && strings.Contains(name, "t"):
 			return true
 		}
 	}
