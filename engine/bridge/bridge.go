@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 
 	"github.com/nslab/nslab/engine/netns"
 	"github.com/vishvananda/netlink"
@@ -135,7 +134,7 @@ func Attach(h *netlink.Handle, br netlink.Link, nsPath string, ep Endpoint) (str
 		return "", fmt.Errorf("create veth %s (peer %s in %s): %w", ep.HostVeth, ep.IfName, nsPath, err)
 	}
 	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: ep.HostVeth, Index: hostIdx}}
-	if err := configurePeer(ns, ep); err != nil {
+	if err := netns.ConfigureLink(ns, ep.IfName, ep.Addr, ep.Gateway); err != nil {
 		h.LinkDel(veth)
 		return "", err
 	}
@@ -166,36 +165,6 @@ func peerExists(ns vnetns.NsHandle, name string) bool {
 	defer ch.Close()
 	_, err = ch.LinkByName(name)
 	return err == nil
-}
-
-func configurePeer(ns vnetns.NsHandle, ep Endpoint) error {
-	ch, err := netlink.NewHandleAt(ns)
-	if err != nil {
-		return fmt.Errorf("netlink handle in container netns: %w", err)
-	}
-	defer ch.Close()
-	eth, err := ch.LinkByName(ep.IfName)
-	if err != nil {
-		return fmt.Errorf("find %s in container netns: %w", ep.IfName, err)
-	}
-	if err := ch.AddrAdd(eth, &netlink.Addr{IPNet: prefixToIPNet(ep.Addr)}); err != nil {
-		return fmt.Errorf("add %s to %s: %w", ep.Addr, ep.IfName, err)
-	}
-	if err := ch.LinkSetUp(eth); err != nil {
-		return fmt.Errorf("set %s up: %w", ep.IfName, err)
-	}
-	if lo, err := ch.LinkByName("lo"); err == nil {
-		if err := ch.LinkSetUp(lo); err != nil {
-			return fmt.Errorf("set lo up: %w", err)
-		}
-	}
-	if ep.Gateway.IsValid() {
-		r := &netlink.Route{LinkIndex: eth.Attrs().Index, Gw: ep.Gateway.AsSlice()}
-		if err := ch.RouteAdd(r); err != nil && !os.IsExist(err) {
-			return fmt.Errorf("add default route via %s: %w", ep.Gateway, err)
-		}
-	}
-	return nil
 }
 
 // Detach deletes the host end of an endpoint's veth; the kernel removes the

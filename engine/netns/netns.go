@@ -20,6 +20,8 @@ package netns
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 
@@ -122,6 +124,41 @@ func LoopbackUp(path string) error {
 	}
 	if err := h.LinkSetUp(lo); err != nil {
 		return fmt.Errorf("set lo up in %q: %w", path, err)
+	}
+	return nil
+}
+
+// ConfigureLink gives the interface ifName, already inside the namespace ns,
+// its address, sets it and the namespace's lo up and, when gw is valid,
+// adds the default route through gw: what every network driver does to the
+// container's side of an endpoint.
+func ConfigureLink(ns vnetns.NsHandle, ifName string, addr netip.Prefix, gw netip.Addr) error {
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return fmt.Errorf("netlink handle in container netns: %w", err)
+	}
+	defer h.Close()
+	l, err := h.LinkByName(ifName)
+	if err != nil {
+		return fmt.Errorf("find %s in container netns: %w", ifName, err)
+	}
+	ipn := &net.IPNet{IP: addr.Addr().AsSlice(), Mask: net.CIDRMask(addr.Bits(), addr.Addr().BitLen())}
+	if err := h.AddrAdd(l, &netlink.Addr{IPNet: ipn}); err != nil {
+		return fmt.Errorf("add %s to %s: %w", addr, ifName, err)
+	}
+	if err := h.LinkSetUp(l); err != nil {
+		return fmt.Errorf("set %s up: %w", ifName, err)
+	}
+	if lo, err := h.LinkByName("lo"); err == nil {
+		if err := h.LinkSetUp(lo); err != nil {
+			return fmt.Errorf("set lo up: %w", err)
+		}
+	}
+	if gw.IsValid() {
+		r := &netlink.Route{LinkIndex: l.Attrs().Index, Gw: gw.AsSlice()}
+		if err := h.RouteAdd(r); err != nil && !errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("add default route via %s: %w", gw, err)
+		}
 	}
 	return nil
 }
