@@ -96,7 +96,9 @@ type PsEntry struct {
 
 // NetworkCreate is the body of `network create`.
 type NetworkCreate struct {
-	Name     string
+	Name string
+	// Driver is -d: bridge (when empty) or macvlan.
+	Driver   string
 	Subnet   string
 	Gateway  string
 	Internal bool
@@ -118,10 +120,12 @@ type Topology struct {
 	Containers                                                            []TopoContainer
 }
 
-// TopoNetwork is a bridge network.
+// TopoNetwork is a bridge network, or a macvlan network: then Bridge is
+// empty and Parent names the lab host's link its endpoints hang off.
 type TopoNetwork struct {
 	Name, Bridge, Subnet, Gateway string
 	Internal                      bool
+	Driver, Parent, Mode          string `json:",omitempty"`
 }
 
 // TopoContainer is a running container.
@@ -132,7 +136,8 @@ type TopoContainer struct {
 	Ports                      []string
 }
 
-// TopoEndpoint is one veth pair: HostVeth on Bridge, IfName inside.
+// TopoEndpoint is one veth pair: HostVeth on Bridge, IfName inside. A
+// macvlan endpoint has no HostVeth or Bridge.
 type TopoEndpoint struct {
 	Network, Bridge, HostVeth, IfName, Addr, MAC string
 }

@@ -409,10 +409,7 @@ func networkCreateCmd() *cobra.Command {
 		Short: "Create a network",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if driver != "bridge" {
-				return fmt.Errorf("plugin %q not found: nslab has the bridge driver only", driver)
-			}
-			req.Name = args[0]
+			req.Name, req.Driver = args[0], driver
 			if err := checkGateway(req.Subnet, req.Gateway); err != nil {
 				return err
 			}

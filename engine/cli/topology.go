@@ -72,6 +72,7 @@ func topologyText(t api.Topology) string {
 	fmt.Fprintf(&b, "outside (simulated internet): %s %s, example.com %s, DNS %s\n", t.OutsideLink, t.OutsideAddr, t.OutsideWeb, t.UpstreamDNS)
 	fmt.Fprintf(&b, "  | veth pair %s <-> %s\n", t.OutsideLink, t.Uplink)
 	fmt.Fprintf(&b, "lab host: %s %s\n", t.Uplink, t.UplinkAddr)
+	// Endpoints by the bridge they hang off, or by their macvlan network.
 	byBridge := map[string][]string{}
 	var others []string
 	for _, c := range t.Containers {
@@ -82,10 +83,15 @@ func topologyText(t api.Topology) string {
 		}
 		for i, ep := range c.Endpoints {
 			s := fmt.Sprintf("%s <-> %s of %s  %s  %s", ep.HostVeth, ep.IfName, line, ep.Addr, ep.MAC)
+			key := ep.Bridge
+			if ep.HostVeth == "" {
+				s = fmt.Sprintf("%s of %s  %s  %s", ep.IfName, line, ep.Addr, ep.MAC)
+				key = "macvlan:" + ep.Network
+			}
 			if i == 0 {
 				s += extras(c)
 			}
-			byBridge[ep.Bridge] = append(byBridge[ep.Bridge], s)
+			byBridge[key] = append(byBridge[key], s)
 		}
 	}
 	for _, n := range t.Networks {
@@ -93,8 +99,16 @@ func topologyText(t api.Topology) string {
 		if n.Internal {
 			kind = ", internal"
 		}
-		fmt.Fprintf(&b, "  bridge %s (network %s%s): %s/%s\n", n.Bridge, n.Name, kind, n.Gateway, strings.SplitN(n.Subnet, "/", 2)[1])
-		ports := byBridge[n.Bridge]
+		key := n.Bridge
+		if n.Driver == "macvlan" {
+			// No bridge and no address on the lab host: the links hang
+			// off the parent, and the gateway is a router on its LAN.
+			key = "macvlan:" + n.Name
+			fmt.Fprintf(&b, "  macvlan on %s, mode %s (network %s%s): %s, gateway %s out on the LAN\n", n.Parent, n.Mode, n.Name, kind, n.Subnet, n.Gateway)
+		} else {
+			fmt.Fprintf(&b, "  bridge %s (network %s%s): %s/%s\n", n.Bridge, n.Name, kind, n.Gateway, strings.SplitN(n.Subnet, "/", 2)[1])
+		}
+		ports := byBridge[key]
 		if len(ports) == 0 {
 			b.WriteString("    (no ports)\n")
 		}
@@ -129,10 +143,15 @@ func topologyDot(t api.Topology) string {
 	fmt.Fprintf(&b, "  outside -- labhost [label=%s];\n", q(t.OutsideLink+" <-> "+t.Uplink))
 	for _, n := range t.Networks {
 		label := fmt.Sprintf("bridge %s\\nnetwork %s\\n%s/%s", n.Bridge, n.Name, n.Gateway, strings.SplitN(n.Subnet, "/", 2)[1])
+		node := "br:" + n.Bridge
+		if n.Driver == "macvlan" {
+			label = fmt.Sprintf("macvlan on %s (%s)\\nnetwork %s\\n%s gateway %s", n.Parent, n.Mode, n.Name, n.Subnet, n.Gateway)
+			node = "macvlan:" + n.Name
+		}
 		if n.Internal {
 			label += "\\ninternal"
 		}
-		fmt.Fprintf(&b, "  %s [label=%s, shape=ellipse];\n  labhost -- %s;\n", q("br:"+n.Bridge), q(label), q("br:"+n.Bridge))
+		fmt.Fprintf(&b, "  %s [label=%s, shape=ellipse];\n  labhost -- %s;\n", q(node), q(label), q(node))
 	}
 	for _, c := range t.Containers {
 		label := fmt.Sprintf("container %s\\n%s", c.Name, c.ShortID)
@@ -150,6 +169,10 @@ func topologyDot(t api.Topology) string {
 		}
 		fmt.Fprintf(&b, "  %s [label=%s];\n", q("c:"+c.Name), q(label))
 		for _, ep := range c.Endpoints {
+			if ep.HostVeth == "" {
+				fmt.Fprintf(&b, "  %s -- %s [label=%s];\n", q("macvlan:"+ep.Network), q("c:"+c.Name), q("macvlan "+ep.IfName))
+				continue
+			}
 			fmt.Fprintf(&b, "  %s -- %s [label=%s];\n", q("br:"+ep.Bridge), q("c:"+c.Name), q(ep.HostVeth+" <-> "+ep.IfName))
 		}
 		if strings.HasPrefix(c.NetworkMode, "container:") {

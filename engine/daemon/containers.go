@@ -172,8 +172,8 @@ func (d *Daemon) create(o api.RunOptions) (*Container, error) {
 		if err != nil {
 			return nil, err
 		}
-		if n.Driver != "bridge" {
-			return nil, fmt.Errorf("network %s is not a bridge network", mode)
+		if !n.hasEndpoints() {
+			return nil, fmt.Errorf("network %s is not a bridge or macvlan network", mode)
 		}
 		if err := checkRunEndpoint(n, o.Aliases, o.IP); err != nil {
 			return nil, err

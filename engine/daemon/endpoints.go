@@ -1,6 +1,7 @@
-// Endpoints and attach: a container's attachments to bridge networks, each
-// an address from the network's pool and a veth on its bridge. Everything
-// here runs with d.mu held.
+// Endpoints and attach: a container's attachments to bridge and macvlan
+// networks, each an address from the network's pool and a veth on the
+// network's bridge or a macvlan link on its parent. Everything here runs
+// with d.mu held.
 
 package daemon
 
@@ -8,20 +9,22 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"net"
 	"net/netip"
 	"strings"
 
 	"github.com/nslab/nslab/engine/bridge"
 	"github.com/nslab/nslab/engine/container"
 	"github.com/nslab/nslab/engine/ipam"
+	"github.com/nslab/nslab/engine/macvlan"
 )
 
-// Endpoint is a container's attachment to a bridge network.
+// Endpoint is a container's attachment to a bridge or macvlan network.
 type Endpoint struct {
 	NetworkID  string
 	Network    string
 	EndpointID string
-	HostVeth   string
+	HostVeth   string // "" for a macvlan link, which has no host end
 	IfName     string
 	Addr       netip.Prefix
 	Gateway    netip.Addr
@@ -69,14 +72,10 @@ func (d *Daemon) attach(c *Container, n *Network, aliases []string, ipReq string
 	if n.userDefined() {
 		ep.DNSNames = dedup(append(append([]string{c.Name}, aliases...), c.ID[:12], c.Hostname))
 	}
-	veth, err := bridge.Attach(d.nl, n.link, c.SandboxKey, bridge.Endpoint{
-		IfName: ep.IfName, Addr: ep.Addr, Gateway: route, MTU: n.MTU, MAC: runMAC(c),
-	})
-	if err != nil {
+	if err := d.wire(c, n, ep, route); err != nil {
 		n.pool.Release(ip)
 		return nil, err
 	}
-	ep.HostVeth = veth
 	c.Endpoints = append(c.Endpoints, ep)
 	if n.userDefined() {
 		d.dns.Add(n.Name, ep.DNSNames, ip)
@@ -90,6 +89,34 @@ func (d *Daemon) attach(c *Container, n *Network, aliases []string, ipReq string
 		d.rewriteHosts(c)
 	}
 	return ep, nil
+}
+
+// wire makes the endpoint's link: a veth on n's bridge, or a macvlan link
+// on n's parent, named ep.IfName inside the container.
+func (d *Daemon) wire(c *Container, n *Network, ep *Endpoint, route netip.Addr) error {
+	if n.Driver == driverMacvlan {
+		if n.link == nil {
+			return fmt.Errorf("network %s: its parent interface %s is gone from the lab host", n.Name, n.Parent)
+		}
+		mac, _ := net.ParseMAC(ep.MAC)
+		return macvlan.Attach(d.nl, n.link, c.SandboxKey, macvlan.Endpoint{
+			IfName: ep.IfName, Addr: ep.Addr, Gateway: route, MAC: mac, Mode: n.macvlanMode(),
+		})
+	}
+	veth, err := bridge.Attach(d.nl, n.link, c.SandboxKey, bridge.Endpoint{
+		IfName: ep.IfName, Addr: ep.Addr, Gateway: route, MTU: n.MTU, MAC: runMAC(c),
+	})
+	ep.HostVeth = veth
+	return err
+}
+
+// unwire deletes the endpoint's link: the host end of its veth (the
+// kernel deletes the peer), or its macvlan link inside the container.
+func (d *Daemon) unwire(c *Container, ep *Endpoint) error {
+	if ep.HostVeth == "" {
+		return macvlan.Detach(c.SandboxKey, ep.IfName)
+	}
+	return bridge.DetachFast(d.nl, ep.HostVeth) // see teardown.go
 }
 
 // checkRunEndpoint is what run checks before it creates a container: the
@@ -173,7 +200,7 @@ func (d *Daemon) detach(c *Container, ep *Endpoint) {
 	if len(ep.DNSNames) > 0 {
 		d.dns.Remove(ep.Network, ep.DNSNames, ep.Addr.Addr())
 	}
-	if err := bridge.DetachFast(d.nl, ep.HostVeth); err != nil { // see teardown.go
+	if err := d.unwire(c, ep); err != nil {
 		log.Printf("container %s: %v", c.Name, err)
 	}
 	if n, ok := d.networks[ep.NetworkID]; ok && n.pool != nil {

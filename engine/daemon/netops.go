@@ -16,9 +16,10 @@ import (
 	"github.com/nslab/nslab/engine/firewall"
 	"github.com/nslab/nslab/engine/ipam"
 	"github.com/nslab/nslab/engine/labhost"
+	"github.com/nslab/nslab/engine/macvlan"
 )
 
-// handleNetworkCreate creates a bridge network.
+// handleNetworkCreate creates a bridge or macvlan network.
 func (d *Daemon) handleNetworkCreate(req api.NetworkCreate) (api.NetworkCreateResponse, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -95,7 +96,7 @@ func (d *Daemon) connectTarget(network, ctr string) (*Container, *Network, error
 	if err != nil {
 		return nil, nil, err
 	}
-	if n.Driver != "bridge" {
+	if !n.hasEndpoints() {
 		return nil, nil, fmt.Errorf("container cannot be disconnected from host network or connected to host network")
 	}
 	if c.NetworkMode == "host" || strings.HasPrefix(c.NetworkMode, "container:") {
@@ -139,10 +140,81 @@ func checkNetworkName(name string) error {
 	return nil
 }
 
-// createNetwork validates a network create and builds the bridge. On any
-// error nothing has changed. Call with d.mu held.
+// Drivers of network create, and the macvlan driver's options.
+const (
+	driverBridge   = "bridge"
+	driverMacvlan  = "macvlan"
+	optParent      = "parent"
+	optMacvlanMode = "macvlan_mode"
+)
+
+// notSwarm is dockerd's refusal of an overlay network on a node outside a
+// swarm, word for word.
+const notSwarm = `This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.`
+
+// checkDriver refuses the drivers nslab does not have, with Docker's
+// messages where Docker refuses them too.
+func (d *Daemon) checkDriver(driver string) error {
+	switch driver {
+	case driverBridge, driverMacvlan:
+		return nil
+	case "overlay":
+		return errors.New(notSwarm)
+	case "host", "null":
+		return fmt.Errorf("only one instance of %q network is allowed", driver)
+	case "ipvlan":
+		// Docker accepts the network and fails each run on it ("failed
+		// to create the ipvlan port: operation not supported"): refuse
+		// it now, saying why, before anything exists.
+		why := "nslab has the bridge and macvlan drivers only"
+		if up, err := d.nl.LinkByName(labhost.UplinkName); err == nil {
+			if err := macvlan.IPVlanSupported(d.nl, up); err != nil {
+				why = err.Error()
+			}
+		}
+		return fmt.Errorf("ipvlan networks are not available: %s", why)
+	}
+	return fmt.Errorf("plugin %q not found", driver)
+}
+
+// checkOptions checks -o against what the driver knows, keeping them in n.
+func checkOptions(n *Network, opts map[string]string) error {
+	for k, v := range opts {
+		switch {
+		case n.Driver == driverBridge && k == optBridgeName:
+		case n.Driver == driverBridge && (k == optICC || k == optMasquerade):
+			// As Docker's bridge driver parses them: strconv.ParseBool,
+			// so 0, f and False mean false, and anything else is refused.
+			if _, err := strconv.ParseBool(v); err != nil {
+				return fmt.Errorf("failed to parse %s value: %v (%s)", k, v, err)
+			}
+		case n.Driver == driverMacvlan && k == optParent:
+		case n.Driver == driverMacvlan && k == optMacvlanMode:
+			if err := macvlan.CheckMode(v); err != nil {
+				return err
+			}
+		case n.Driver == driverBridge:
+			return fmt.Errorf("unknown network option %q (nslab knows %s, enable_icc and enable_ip_masquerade)", k, optBridgeName)
+		default:
+			return fmt.Errorf("unknown network option %q for the macvlan driver (nslab knows %s and %s)", k, optParent, optMacvlanMode)
+		}
+		n.Options[k] = v
+	}
+	return nil
+}
+
+// createNetwork validates a network create and builds the bridge, or finds
+// the macvlan network's parent. On any error nothing has changed. Call with
+// d.mu held.
 func (d *Daemon) createNetwork(req api.NetworkCreate) (*Network, error) {
 	if err := checkNetworkName(req.Name); err != nil {
+		return nil, err
+	}
+	driver := req.Driver
+	if driver == "" {
+		driver = driverBridge
+	}
+	if err := d.checkDriver(driver); err != nil {
 		return nil, err
 	}
 	if d.networkByName(req.Name) != nil {
@@ -155,25 +227,21 @@ func (d *Daemon) createNetwork(req api.NetworkCreate) (*Network, error) {
 		}
 	}
 	n := &Network{
-		ID: container.NewID(), Name: req.Name, Driver: "bridge", Created: time.Now(),
-		Internal: req.Internal, Options: map[string]string{}, OwnBridge: true,
+		ID: container.NewID(), Name: req.Name, Driver: driver, Created: time.Now(),
+		Internal: req.Internal, Options: map[string]string{}, OwnBridge: driver == driverBridge,
 	}
-	for k, v := range req.Options {
-		switch k {
-		case optBridgeName:
-		case optICC, optMasquerade:
-			// As Docker's bridge driver parses them: strconv.ParseBool,
-			// so 0, f and False mean false, and anything else is refused.
-			if _, err := strconv.ParseBool(v); err != nil {
-				return nil, fmt.Errorf("failed to parse %s value: %v (%s)", k, v, err)
-			}
-		default:
-			return nil, fmt.Errorf("unknown network option %q (nslab knows %s, enable_icc and enable_ip_masquerade)", k, optBridgeName)
-		}
-		n.Options[k] = v
+	if err := checkOptions(n, req.Options); err != nil {
+		return nil, err
 	}
 	if req.Subnet != "" {
-		p, err := ipam.RequestSubnet(req.Subnet, used, ipam.SpecialPurpose, labHostRanges)
+		// A macvlan network's subnet is its parent's LAN, the uplink's
+		// included: that is the point of it. A bridge there would take
+		// the lab host's own routes.
+		reserved := labHostRanges
+		if driver == driverMacvlan {
+			reserved = nil
+		}
+		p, err := ipam.RequestSubnet(req.Subnet, used, ipam.SpecialPurpose, reserved)
 		if err != nil {
 			return nil, err
 		}
@@ -208,14 +276,50 @@ func (d *Daemon) createNetwork(req api.NetworkCreate) (*Network, error) {
 		return nil, err
 	}
 	n.pool = pool
+	if driver == driverMacvlan {
+		if err := d.ensureParent(n); err != nil {
+			return nil, err
+		}
+	} else if err := d.ensureBridge(n); err != nil {
+		return nil, err
+	}
+	d.networks[n.ID] = n
+	return n, nil
+}
+
+// ensureParent finds or makes a macvlan network's parent link, refusing a
+// parent another macvlan network uses, as Docker's driver does.
+func (d *Daemon) ensureParent(n *Network) error {
+	parent := n.Options[optParent] // "": a dummy parent of its own
+	name := parent
+	if name == "" {
+		name = macvlan.DummyName(n.ID)
+	}
+	for _, o := range d.networks {
+		if o.Driver == driverMacvlan && o.Parent == name {
+			// Docker's message, which names the other network by the
+			// dummy parent it would have had: dm- and its short ID.
+			return fmt.Errorf("network %s is already using parent interface %s", macvlan.DummyName(o.ID), name)
+		}
+	}
+	l, made, err := macvlan.EnsureParent(d.nl, parent, n.ID)
+	if err != nil {
+		return err
+	}
+	n.link, n.Parent, n.OwnParent, n.MTU = l, l.Attrs().Name, made, l.Attrs().MTU
+	return nil
+}
+
+// ensureBridge makes a bridge network's bridge and its firewall rules.
+func (d *Daemon) ensureBridge(n *Network) error {
 	n.Bridge = "br-" + n.ID[:12]
 	if name, ok := n.Options[optBridgeName]; ok {
 		if name == "" || len(name) > 15 || strings.ContainsAny(name, "/ \t") {
-			return nil, fmt.Errorf("invalid bridge name %q: a Linux interface name has 1 to 15 characters, without '/' or spaces", name)
+			return fmt.Errorf("invalid bridge name %q: a Linux interface name has 1 to 15 characters, without '/' or spaces", name)
 		}
 		for _, o := range d.networks {
 			if o.Bridge == name {
-				return nil, fmt.Errorf("bridge name %s is already used by network %s", name, o.Name)
+				return fmt.Errorf("bridge name %s is already used by network %s", name, o.Name)
 			}
 		}
 		n.Bridge = name
@@ -223,17 +327,17 @@ func (d *Daemon) createNetwork(req api.NetworkCreate) (*Network, error) {
 			n.OwnBridge = false
 		}
 	}
+	var err error
 	if n.link, err = bridge.Ensure(d.nl, n.Bridge, netip.PrefixFrom(n.Gateway, n.Subnet.Bits()), 0); err != nil {
-		return nil, err
+		return err
 	}
 	if err := firewall.AddNetwork(n.firewall()); err != nil {
 		if n.OwnBridge {
 			bridge.Delete(d.nl, n.Bridge)
 		}
-		return nil, err
+		return err
 	}
-	d.networks[n.ID] = n
-	return n, nil
+	return nil
 }
 
 // firewall is what the firewall needs to know of n.
@@ -277,13 +381,22 @@ func (d *Daemon) removeNetwork(ref string) error {
 			}
 		}
 	}
-	if n.OwnBridge {
-		if err := bridge.Delete(d.nl, n.Bridge); err != nil {
+	switch {
+	case n.Driver == driverMacvlan:
+		if n.OwnParent {
+			if err := macvlan.DeleteParent(d.nl, n.Parent); err != nil {
+				return err
+			}
+		}
+	default:
+		if n.OwnBridge {
+			if err := bridge.Delete(d.nl, n.Bridge); err != nil {
+				return err
+			}
+		}
+		if err := firewall.RemoveNetwork(n.firewall()); err != nil {
 			return err
 		}
-	}
-	if err := firewall.RemoveNetwork(n.firewall()); err != nil {
-		return err
 	}
 	delete(d.networks, n.ID)
 	d.saveNetwork(n)

@@ -11,20 +11,26 @@ import (
 
 	"github.com/nslab/nslab/engine/api"
 	"github.com/nslab/nslab/engine/ipam"
+	"github.com/nslab/nslab/engine/macvlan"
 	"github.com/vishvananda/netlink"
 )
 
-// Network is one network: a bridge, or the predefined host and none.
+// Network is one network: a bridge, a macvlan network, or the predefined
+// host and none.
 type Network struct {
-	ID      string
-	Name    string
-	Driver  string // bridge, host, null
-	Bridge  string `json:",omitempty"`
-	Subnet  netip.Prefix
-	Gateway netip.Addr
-	MTU     int
-	Default bool // the predefined "bridge" network
-	Created time.Time
+	ID     string
+	Name   string
+	Driver string // bridge, macvlan, host, null
+	Bridge string `json:",omitempty"`
+	// Parent is a macvlan network's parent link in the lab host; OwnParent
+	// says the network made it (a dummy or 802.1q link) and deletes it.
+	Parent    string `json:",omitempty"`
+	OwnParent bool   `json:",omitempty"`
+	Subnet    netip.Prefix
+	Gateway   netip.Addr
+	MTU       int
+	Default   bool // the predefined "bridge" network
+	Created   time.Time
 	// Internal networks have no default route and no outside access.
 	Internal bool
 	// UserSubnet is set when --subnet was given; only then may a
@@ -38,12 +44,26 @@ type Network struct {
 	OwnBridge bool
 	Options   map[string]string
 	pool      *ipam.Pool
-	link      netlink.Link // the bridge, as bridge.Ensure returned it
+	link      netlink.Link // the bridge, as bridge.Ensure returned it; a macvlan network's parent
 }
 
-// userDefined reports whether n is a bridge network made by network
-// create: the ones with an embedded DNS server.
-func (n *Network) userDefined() bool { return n.Driver == "bridge" && !n.Default }
+// userDefined reports whether n is a network made by network create: the
+// ones with an embedded DNS server.
+func (n *Network) userDefined() bool {
+	return n.Driver == "bridge" && !n.Default || n.Driver == "macvlan"
+}
+
+// hasEndpoints reports whether containers attach to n with endpoints of
+// their own: bridge and macvlan networks, not host or none.
+func (n *Network) hasEndpoints() bool { return n.Driver == "bridge" || n.Driver == "macvlan" }
+
+// macvlanMode is a macvlan network's mode: -o macvlan_mode, or bridge.
+func (n *Network) macvlanMode() string {
+	if m, ok := n.Options[optMacvlanMode]; ok {
+		return m
+	}
+	return macvlan.DefaultMode
+}
 
 // network finds a network by name, full ID or unique ID prefix. Call with
 // d.mu held.
@@ -137,7 +157,7 @@ func (d *Daemon) networkJSON(n *Network) api.NetworkResource {
 	for k, v := range n.Options {
 		options[k] = v
 	}
-	if n.Driver == "bridge" {
+	if n.hasEndpoints() {
 		cfg := api.IPAMConfig{Subnet: n.Subnet.String(), Gateway: n.Gateway.String()}
 		if n.UserSubnet && !n.UserGateway {
 			cfg.Gateway = ""

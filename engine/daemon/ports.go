@@ -81,6 +81,12 @@ func (d *Daemon) publish(c *Container) (err error) {
 	}
 	ep := c.Endpoints[0]
 	n := d.networks[ep.NetworkID]
+	if n.Driver == driverMacvlan {
+		// As Docker's macvlan driver: nothing to map, the container
+		// has an address of its own on the parent's LAN. -p is kept in
+		// the container's configuration and otherwise ignored.
+		return nil
+	}
 	active, err := d.ports.Allocate(c.Bindings)
 	if err != nil {
 		return err

@@ -43,6 +43,7 @@ import (
 	"github.com/nslab/nslab/engine/internal/reap"
 	"github.com/nslab/nslab/engine/ipam"
 	"github.com/nslab/nslab/engine/labhost"
+	"github.com/nslab/nslab/engine/macvlan"
 	"github.com/nslab/nslab/engine/netns"
 	"github.com/nslab/nslab/engine/portmap"
 	"golang.org/x/sys/unix"
@@ -189,12 +190,36 @@ func (d *Daemon) restoreNetworks(saved []*Network) error {
 			n.link = link
 			haveDefault = haveDefault || n.Default
 		}
+		if n.Driver == driverMacvlan {
+			if err := d.restoreMacvlan(n); err != nil {
+				return err
+			}
+		}
 		d.networks[n.ID] = n
 	}
 	if haveDefault {
 		return nil
 	}
 	return d.predefinedNetworks(false)
+}
+
+// restoreMacvlan rebuilds a macvlan network's pool and finds its parent.
+// A parent that is gone leaves the network in place, as dockerd does: its
+// containers are not adopted, and a new run on it says the parent is gone.
+func (d *Daemon) restoreMacvlan(n *Network) error {
+	pool, err := ipam.NewPool(n.Subnet)
+	if err != nil {
+		return fmt.Errorf("restore network %s: %w", n.Name, err)
+	}
+	if err := pool.Reserve(n.Gateway); err != nil {
+		return fmt.Errorf("restore network %s: gateway: %w", n.Name, err)
+	}
+	n.pool = pool
+	if n.link, err = d.nl.LinkByName(n.Parent); err != nil {
+		n.link = nil
+		log.Printf("restore: network %s: parent interface %s is gone (%v)", n.Name, n.Parent, err)
+	}
+	return nil
 }
 
 // adopt takes over a running container. It fails, changing nothing that
@@ -222,6 +247,15 @@ func (d *Daemon) adopt(c *Container, li liveInfo) error {
 		n, found := d.networks[ep.NetworkID]
 		if !found || n.pool == nil {
 			return fmt.Errorf("endpoint %s: network %s is gone", ep.IfName, ep.Network)
+		}
+		if ep.HostVeth == "" {
+			if n.link == nil {
+				return fmt.Errorf("endpoint %s: network %s's parent %s is gone", ep.IfName, ep.Network, n.Parent)
+			}
+			if err := macvlan.Check(c.SandboxKey, ep.IfName); err != nil {
+				return fmt.Errorf("endpoint %s: %w", ep.IfName, err)
+			}
+			continue
 		}
 		if _, err := d.nl.LinkByName(ep.HostVeth); err != nil {
 			return fmt.Errorf("endpoint %s: host veth %s: %w", ep.IfName, ep.HostVeth, err)
@@ -450,6 +484,9 @@ func (d *Daemon) lose(c *Container, li liveInfo) {
 	for _, ep := range c.Endpoints {
 		if ip == (netip.Addr{}) {
 			ip = ep.Addr.Addr()
+		}
+		if ep.HostVeth == "" {
+			continue // a macvlan link goes with the netns, below
 		}
 		if err := bridge.Detach(d.nl, ep.HostVeth); err != nil {
 			log.Printf("restore: container %s: %v", c.Name, err)

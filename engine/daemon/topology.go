@@ -18,8 +18,11 @@ func (d *Daemon) handleTopology(api.TopologyRequest) (api.Topology, error) {
 		UpstreamDNS: labhost.UpstreamDNS.String(), OutsideWeb: labhost.OutsideWeb.String(),
 	}
 	for _, n := range d.networks {
-		if n.Driver == "bridge" {
+		switch n.Driver {
+		case driverBridge:
 			t.Networks = append(t.Networks, api.TopoNetwork{Name: n.Name, Bridge: n.Bridge, Subnet: n.Subnet.String(), Gateway: n.Gateway.String(), Internal: n.Internal})
+		case driverMacvlan:
+			t.Networks = append(t.Networks, api.TopoNetwork{Name: n.Name, Driver: n.Driver, Parent: n.Parent, Mode: n.macvlanMode(), Subnet: n.Subnet.String(), Gateway: n.Gateway.String(), Internal: n.Internal})
 		}
 	}
 	sort.Slice(t.Networks, func(i, j int) bool { return naturalLess(t.Networks[i].Name, t.Networks[j].Name) })
