@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/nslab/nslab/engine/api"
@@ -63,7 +64,7 @@ func callBounded(req api.Operation, out any, files ...*os.File) error {
 		if err == nil {
 			break
 		}
-		if !restarting() || time.Now().After(deadline) {
+		if !restarting(err) || time.Now().After(deadline) {
 			if errors.Is(err, os.ErrDeadlineExceeded) || isTimeout(err) {
 				return noAnswer(bound)
 			}
@@ -94,19 +95,25 @@ func isTimeout(err error) bool {
 }
 
 // restarting reports whether the supervisor is between a daemon's death
-// and its successor's start: no pid file, or one that names a dead
-// process. Only the nslab engine has one.
-func restarting() bool {
+// and its successor's serving, given why a dial failed: no pid file, one
+// that names a dead process or a zombie not yet reaped, or a socket that
+// nobody listens on (the dead daemon's, or its successor's while it
+// restores its state). Only the nslab engine has a supervisor that
+// restarts its daemon; a lab host that ended has no root to look at.
+func restarting(dialErr error) bool {
 	if _, err := os.Stat(reachRoot + ExitsDir); err != nil {
-		return false // not an nslab-engine lab host
+		return false // not an nslab-engine lab host, or gone
+	}
+	if errors.Is(dialErr, syscall.ECONNREFUSED) || errors.Is(dialErr, os.ErrNotExist) {
+		return true
 	}
 	pid := DaemonPid()
 	if pid <= 0 {
 		return true
 	}
 	// The lab host's /proc: the pid is one of its pid namespace.
-	_, err := os.Stat(fmt.Sprintf("%s/proc/%d", reachRoot, pid))
-	return errors.Is(err, os.ErrNotExist)
+	st := procState(pid)
+	return st == "gone" || st == "a zombie"
 }
 
 // noAnswer says that the daemon did not answer in time, who it is, what
