@@ -3,19 +3,15 @@ package bridge
 import (
 	"fmt"
 	"net/netip"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 
+	"github.com/nslab/nslab/engine/internal/nstest"
 	"github.com/nslab/nslab/engine/netns"
 	"github.com/vishvananda/netlink"
 )
 
-// inThrowawayNamespaces re-runs the calling test in private network and
-// mount namespaces (unshare(1)), so the bridge, veths and pinned namespaces
-// it makes live and die there and the machine sees none of them. It returns
-// true in the child, which does the work.
 // testBridge makes brtest0, 10.99.0.1/24, in the test's throwaway
 // namespace, and returns it with the netlink handle that made it.
 func testBridge(t *testing.T) (*netlink.Handle, netlink.Link) {
@@ -31,31 +27,10 @@ func testBridge(t *testing.T) (*netlink.Handle, netlink.Link) {
 	return h, br
 }
 
-func inThrowawayNamespaces(t *testing.T) bool {
-	t.Helper()
-	if os.Getenv("NSLAB_BRIDGE_TEST_CHILD") == "1" {
-		return true
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to make namespaces")
-	}
-	if _, err := exec.LookPath("unshare"); err != nil {
-		t.Skip("needs unshare (util-linux)")
-	}
-	cmd := exec.Command("unshare", "--net", "--mount", "--propagation", "private",
-		os.Args[0], "-test.run", "^"+t.Name()+"$", "-test.v")
-	cmd.Env = append(os.Environ(), "NSLAB_BRIDGE_TEST_CHILD=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s in throwaway namespaces: %v\n%s", t.Name(), err, out)
-	}
-	return false
-}
-
 // TestAttachRedrawsTakenName: when the drawn host-side name already exists,
 // Attach draws again instead of failing the container's start.
 func TestAttachRedrawsTakenName(t *testing.T) {
-	if !inThrowawayNamespaces(t) {
+	if !nstest.Rerun(t) {
 		return
 	}
 	h, br := testBridge(t)
@@ -93,7 +68,7 @@ func TestAttachRedrawsTakenName(t *testing.T) {
 // 8: veth4866e91@if7), the next pair N+2 and N+3; an index taken in the host
 // or in the container's namespace moves the pair on.
 func TestAttachAdjacentIndices(t *testing.T) {
-	if !inThrowawayNamespaces(t) {
+	if !nstest.Rerun(t) {
 		return
 	}
 	h, br := testBridge(t)

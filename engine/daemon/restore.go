@@ -164,14 +164,9 @@ func (d *Daemon) restoreNetworks(saved []*Network) error {
 	haveDefault := false
 	for _, n := range saved {
 		if n.Driver == "bridge" {
-			pool, err := ipam.NewPool(n.Subnet)
-			if err != nil {
-				return fmt.Errorf("restore network %s: %w", n.Name, err)
+			if err := n.restorePool(); err != nil {
+				return err
 			}
-			if err := pool.Reserve(n.Gateway); err != nil {
-				return fmt.Errorf("restore network %s: gateway: %w", n.Name, err)
-			}
-			n.pool = pool
 			link, err := d.nl.LinkByName(n.Bridge)
 			if err != nil && !n.Default {
 				// network rm deletes the bridge first: the old daemon
@@ -203,10 +198,9 @@ func (d *Daemon) restoreNetworks(saved []*Network) error {
 	return d.predefinedNetworks(false)
 }
 
-// restoreMacvlan rebuilds a macvlan network's pool and finds its parent.
-// A parent that is gone leaves the network in place, as dockerd does: its
-// containers are not adopted, and a new run on it says the parent is gone.
-func (d *Daemon) restoreMacvlan(n *Network) error {
+// restorePool makes n's address pool again, with its gateway taken;
+// adopt takes the addresses of the containers it re-adopts.
+func (n *Network) restorePool() error {
 	pool, err := ipam.NewPool(n.Subnet)
 	if err != nil {
 		return fmt.Errorf("restore network %s: %w", n.Name, err)
@@ -215,6 +209,17 @@ func (d *Daemon) restoreMacvlan(n *Network) error {
 		return fmt.Errorf("restore network %s: gateway: %w", n.Name, err)
 	}
 	n.pool = pool
+	return nil
+}
+
+// restoreMacvlan rebuilds a macvlan network's pool and finds its parent.
+// A parent that is gone leaves the network in place, as dockerd does: its
+// containers are not adopted, and a new run on it says the parent is gone.
+func (d *Daemon) restoreMacvlan(n *Network) error {
+	if err := n.restorePool(); err != nil {
+		return err
+	}
+	var err error
 	if n.link, err = d.nl.LinkByName(n.Parent); err != nil {
 		n.link = nil
 		log.Printf("restore: network %s: parent interface %s is gone (%v)", n.Name, n.Parent, err)

@@ -3,12 +3,11 @@ package macvlan
 import (
 	"net"
 	"net/netip"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/nslab/nslab/engine/internal/nstest"
 	"github.com/nslab/nslab/engine/netns"
 	"github.com/vishvananda/netlink"
 	vnetns "github.com/vishvananda/netns"
@@ -24,29 +23,6 @@ func TestCheckMode(t *testing.T) {
 	if want := "requested macvlan mode 'fast' is not valid, 'bridge' mode is the macvlan driver default"; err == nil || err.Error() != want {
 		t.Errorf("CheckMode(fast) = %v, want Docker's %q", err, want)
 	}
-}
-
-// inThrowawayNetns re-runs the calling test in a private network and mount
-// namespace (unshare(1)), so its links live and die there. It returns true
-// in the child, which does the work.
-func inThrowawayNetns(t *testing.T) bool {
-	t.Helper()
-	if os.Getenv("NSLAB_MACVLAN_TEST_CHILD") == "1" {
-		return true
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to make namespaces")
-	}
-	if _, err := exec.LookPath("unshare"); err != nil {
-		t.Skip("needs unshare (util-linux)")
-	}
-	cmd := exec.Command("unshare", "--net", "--mount", "--propagation", "private",
-		os.Args[0], "-test.run", "^"+t.Name()+"$", "-test.v")
-	cmd.Env = append(os.Environ(), "NSLAB_MACVLAN_TEST_CHILD=1")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s in a throwaway netns: %v\n%s", t.Name(), err, out)
-	}
-	return false
 }
 
 // testParent makes up0, a bridge, as a parent: macvlan takes any
@@ -70,7 +46,7 @@ func testParent(t *testing.T) (*netlink.Handle, netlink.Link) {
 // TestEnsureParentRefuses: each bad parent gets Docker's message, and
 // nothing is made.
 func TestEnsureParentRefuses(t *testing.T) {
-	if !inThrowawayNetns(t) {
+	if !nstest.Rerun(t) {
 		return
 	}
 	h, _ := testParent(t)
@@ -98,7 +74,7 @@ func TestEnsureParentRefuses(t *testing.T) {
 // a macvlan of the parent, with the MAC, mode, address and route asked
 // for; Check finds it, Detach deletes it, and a second Detach is no error.
 func TestAttachDetach(t *testing.T) {
-	if !inThrowawayNetns(t) {
+	if !nstest.Rerun(t) {
 		return
 	}
 	h, parent := testParent(t)
