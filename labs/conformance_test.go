@@ -91,6 +91,11 @@ var dockerDivergences = map[string][]divergence{
 		{check: `stdout '"Gateway": "172.17.0.1"'`, docker: "an IPAM Config of the default bridge with only `\"Subnet\": \"172.17.0.0/16\"`", kind: versionGap,
 			reason: "dockerd 20.10 keeps no Gateway in the default bridge's IPAM config; the notes' Docker shows it."},
 	},
+	"macvlan": {
+		{check: "! exec docker network create -d ipvlan --subnet 10.30.0.0/24 -o parent=eth0 lan2", docker: "the network is created", kind: dockerLegit, reason: ipvlanRefused},
+		{check: `stderr '^Error response from daemon: ipvlan networks are not available: (this kernel has no ipvlan support \(creating an ipvlan link fails: operation not supported\)|nslab has the bridge and macvlan drivers only)$'`, docker: "nothing (no error)", kind: dockerLegit, reason: ipvlanRefused},
+		{check: `! stdout '^(lan2|over|other)$'`, docker: "`lan2`, the ipvlan network", kind: dockerLegit, reason: ipvlanRefused},
+	},
 	"internal-network": {
 		{check: `! stdout default`, nth: 1, docker: "`default via 172.18.0.1 dev eth0`", kind: versionGap, reason: internalRoute},
 		{check: `stderr 'Network is unreachable'`, docker: "`1 packets transmitted, 0 packets received, 100% packet loss`", kind: versionGap,
@@ -189,6 +194,7 @@ const (
 	badExists     = "A consequence: dockerd 20.10 created bad above (it takes a subnet with host bits), so it refuses this one by its name first."
 	badExistsMsg  = "`network with name bad already exists`"
 	privReferee   = "A limit of the referee, not of Docker: the lab host's dockerd runs with the lab host's capability bounding set, and runc's --privileged asks for every capability it knows, some of which the lab host lacks."
+	ipvlanRefused = "nslab refuses an ipvlan network at once when the kernel has no ipvlan (as here), saying so; dockerd 20.10 creates it, and each run on it then fails with `failed to create the ipvlan port: operation not supported`, leaving its container Created."
 	logSpeed      = "The lab's bounded wait: in it, dockerd's json-file driver took about a thousand lines where nslab's takes a hundred thousand, so it never reached the rotation size. Not shown to be a difference of behaviour."
 )
 

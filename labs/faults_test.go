@@ -419,6 +419,39 @@ func TestFaultKillDaemonAfterRestart(t *testing.T) {
 	f.end()
 }
 
+// TestFaultKillDaemonMacvlan kills the daemon under a container on a
+// macvlan network. Its link has no host end to look for: the new daemon
+// must find it inside the container, keep its address taken and its name
+// in DNS, and still delete it with the container.
+func TestFaultKillDaemonMacvlan(t *testing.T) {
+	f := startFaultHost(t)
+	f.must("nslab", "network", "create", "-d", "macvlan", "--subnet", "198.51.100.0/24", "--gateway", "198.51.100.1", "-o", "parent=eth0", "lan")
+	f.must("nslab", "run", "-d", "--name", "onlan", "--network", "lan", "--ip", "198.51.100.10", "busybox", "sleep", "3600")
+	pid := strings.TrimSpace(f.must("nslab", "inspect", "-f", "{{.State.Pid}}", "onlan"))
+	daemon := f.daemonPid()
+	signalPid(t, daemon, unix.SIGKILL)
+	f.awaitRestart(daemon)
+	if out := f.must("nslab", "inspect", "-f", "{{.State.Status}} {{.State.Pid}}", "onlan"); out != "running "+pid+"\n" {
+		t.Fatalf("after a daemon kill, onlan is %q; want it running, pid %s (log:\n%s)", out, pid, f.runOut("cat", labhost.DaemonLog))
+	}
+	if out := f.must("nslab", "exec", "onlan", "nslookup", "onlan"); !regexp.MustCompile(`Address( 1)?:\s+198\.51\.100\.10`).MatchString(out) {
+		t.Errorf("onlan's name does not resolve after the restart:\n%s", out)
+	}
+	if out, err := f.run(nil, "nslab", "outside", "ping", "-c", "1", "-W", "2", "198.51.100.10"); err != nil {
+		t.Errorf("the outside cannot reach onlan after the restart: %v\n%s", err, out)
+	}
+	out, err := f.run(nil, "nslab", "run", "--rm", "--network", "lan", "--ip", "198.51.100.10", "busybox", "true")
+	if err == nil || !strings.Contains(out, "Address already in use") {
+		t.Errorf("a second container on onlan's address: %v, %q; want Docker's \"Address already in use\"", err, out)
+	}
+	f.must("nslab", "rm", "-f", "onlan")
+	f.must("nslab", "network", "rm", "lan")
+	if out, err := f.run(nil, "nslab", "outside", "ping", "-c", "1", "-W", "1", "198.51.100.10"); err == nil {
+		t.Errorf("onlan's address still answers after rm:\n%s", out)
+	}
+	f.end()
+}
+
 func TestFaultKillDaemonMidRm(t *testing.T) {
 	f := startFaultHost(t)
 	f.must("nslab", "run", "-d", "--name", "victim", "--network", "keep", "-p", "8083:80", "busybox", "sleep", "3600")
