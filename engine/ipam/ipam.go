@@ -2,7 +2,9 @@
 // default IPAM driver does: the network and broadcast addresses are reserved,
 // the gateway takes the lowest free address (.1), and every container then
 // gets the lowest address that is free at that moment, so a released .2 is
-// handed out again by the very next request.
+// handed out again by the very next request. --ip-range narrows where
+// those dynamic addresses come from (SetRange); fixed ones (--ip, the
+// gateway, --aux-address) may be anywhere in the subnet.
 //
 // The package is pure: no kernel objects, only arithmetic, so it is unit
 // tested without root.
@@ -25,6 +27,9 @@ type Pool struct {
 	size   uint32 // addresses in the subnet
 	used   []uint64
 	free   uint32 // usable addresses still free
+	// lo and hi bound the offsets Allocate hands out: the whole subnet,
+	// or the --ip-range that SetRange narrowed it to.
+	lo, hi uint32
 }
 
 // NewPool returns a pool for subnet with the network and broadcast addresses
@@ -38,7 +43,7 @@ func NewPool(subnet netip.Prefix) (*Pool, error) {
 	}
 	subnet = subnet.Masked()
 	size := uint32(1) << (32 - subnet.Bits())
-	p := &Pool{prefix: subnet, size: size, used: make([]uint64, (size+63)/64), free: size}
+	p := &Pool{prefix: subnet, size: size, used: make([]uint64, (size+63)/64), free: size, hi: size}
 	if subnet.Bits() < 31 {
 		p.mark(0)
 		p.mark(size - 1)
@@ -49,20 +54,45 @@ func NewPool(subnet netip.Prefix) (*Pool, error) {
 // Free is the number of addresses that can still be allocated.
 func (p *Pool) Free() int { return int(p.free) }
 
-// Allocate returns the lowest free address and marks it used.
+// SetRange narrows Allocate to the addresses of r, Docker's --ip-range:
+// dynamic addresses come from r only, while Reserve (--ip, the gateway,
+// --aux-address) still takes any address of the subnet. r must lie inside
+// the subnet.
+func (p *Pool) SetRange(r netip.Prefix) error {
+	r = r.Masked()
+	if !r.Addr().Is4() || r.Bits() < p.prefix.Bits() || !p.prefix.Contains(r.Addr()) {
+		return fmt.Errorf("range %s is not inside subnet %s", r, p.prefix)
+	}
+	p.lo = toU32(r.Addr()) - toU32(p.prefix.Addr())
+	p.hi = p.lo + uint32(1)<<(32-r.Bits())
+	return nil
+}
+
+// Allocate returns the lowest free address (of the range, if SetRange
+// narrowed it) and marks it used.
 func (p *Pool) Allocate() (netip.Addr, error) {
-	for w, word := range p.used {
-		if word == ^uint64(0) {
+	for off := p.lo; off < p.hi; {
+		bit := off % 64
+		word := p.used[off/64] >> bit // bits above the word's end read as free
+		if word == ^uint64(0)>>bit {
+			off += 64 - bit // the rest of this word is used
 			continue
 		}
-		off := uint32(w*64 + bits.TrailingZeros64(^word))
-		if off >= p.size {
+		off += uint32(bits.TrailingZeros64(^word))
+		if off >= p.hi {
 			break
 		}
 		p.mark(off)
 		return p.addr(off), nil
 	}
+	if p.lo != 0 || p.hi != p.size {
+		return netip.Addr{}, fmt.Errorf("range %s: %w", p.rangePrefix(), ErrPoolFull)
+	}
 	return netip.Addr{}, fmt.Errorf("subnet %s: %w", p.prefix, ErrPoolFull)
+}
+
+func (p *Pool) rangePrefix() netip.Prefix {
+	return netip.PrefixFrom(p.addr(p.lo), 32-bits.TrailingZeros32(p.hi-p.lo))
 }
 
 // Reserve marks a specific address used. It fails if the address is outside

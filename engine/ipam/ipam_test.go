@@ -3,6 +3,7 @@ package ipam
 import (
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -100,5 +101,63 @@ func TestInvalidSubnet(t *testing.T) {
 	}
 	if _, err := NewPool(netip.MustParsePrefix("10.0.0.0/4")); err == nil {
 		t.Error("NewPool accepted a /4")
+	}
+}
+
+// TestRange: with --ip-range, dynamic addresses come from the range only,
+// lowest first and reused (its first address included: only the subnet's
+// network address is never handed out), while Reserve still takes any
+// address of the subnet; a range outside the subnet is refused.
+func TestRange(t *testing.T) {
+	p, err := NewPool(netip.MustParsePrefix("10.5.0.0/24"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.SetRange(netip.MustParsePrefix("10.5.0.192/30")); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Reserve(netip.MustParseAddr("10.5.0.193")); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Reserve(netip.MustParseAddr("10.5.0.10")); err != nil {
+		t.Fatalf("Reserve outside the range: %v", err)
+	}
+	var got []string
+	for {
+		a, err := p.Allocate()
+		if err != nil {
+			if !errors.Is(err, ErrPoolFull) || err.Error() != "range 10.5.0.192/30: no available IPv4 addresses" {
+				t.Fatalf("Allocate on a full range = %v", err)
+			}
+			break
+		}
+		got = append(got, a.String())
+	}
+	if want := "10.5.0.192 10.5.0.194 10.5.0.195"; strings.Join(got, " ") != want {
+		t.Errorf("Allocate in range 10.5.0.192/30 gave %v, want %s", got, want)
+	}
+	p.Release(netip.MustParseAddr("10.5.0.194"))
+	if a, err := p.Allocate(); err != nil || a.String() != "10.5.0.194" {
+		t.Errorf("after releasing .194, Allocate = %v, %v", a, err)
+	}
+	for _, r := range []string{"10.6.0.0/25", "10.5.0.0/16", "10.4.0.0/8"} {
+		if err := p.SetRange(netip.MustParsePrefix(r)); err == nil {
+			t.Errorf("SetRange(%s) in 10.5.0.0/24: want an error", r)
+		}
+	}
+	// A range at the start of the subnet skips the network address.
+	q, _ := NewPool(netip.MustParsePrefix("10.3.0.0/24"))
+	q.SetRange(netip.MustParsePrefix("10.3.0.0/30"))
+	if a, _ := q.Allocate(); a.String() != "10.3.0.1" {
+		t.Errorf("first address of range 10.3.0.0/30 = %v, want 10.3.0.1", a)
+	}
+	// A range that crosses 64-address words.
+	w, _ := NewPool(netip.MustParsePrefix("10.7.0.0/16"))
+	w.SetRange(netip.MustParsePrefix("10.7.1.0/24"))
+	for i := 0; i < 70; i++ {
+		w.Allocate()
+	}
+	if a, _ := w.Allocate(); a.String() != "10.7.1.70" {
+		t.Errorf("71st address of range 10.7.1.0/24 = %v, want 10.7.1.70", a)
 	}
 }
