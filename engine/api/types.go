@@ -98,11 +98,15 @@ type PsEntry struct {
 type NetworkCreate struct {
 	Name string
 	// Driver is -d: bridge (when empty) or macvlan.
-	Driver   string
-	Subnet   string
-	Gateway  string
-	Internal bool
-	Options  map[string]string
+	Driver  string
+	Subnet  string
+	Gateway string
+	// IPRange is --ip-range: dynamic addresses come from it only.
+	IPRange string `json:",omitempty"`
+	// AuxAddress is --aux-address NAME=IP: addresses kept out of use.
+	AuxAddress map[string]string `json:",omitempty"`
+	Internal   bool
+	Options    map[string]string
 }
 
 // NetworkSummary is a row of `network ls`.

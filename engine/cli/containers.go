@@ -402,7 +402,7 @@ func subcommandArgs(cmd *cobra.Command, args []string) error {
 
 func networkCreateCmd() *cobra.Command {
 	var req api.NetworkCreate
-	var opts []string
+	var opts, aux []string
 	var driver string
 	c := &cobra.Command{
 		Use:   "create [OPTIONS] NETWORK",
@@ -411,6 +411,10 @@ func networkCreateCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req.Name, req.Driver = args[0], driver
 			if err := checkGateway(req.Subnet, req.Gateway); err != nil {
+				return err
+			}
+			var err error
+			if req.AuxAddress, err = checkIPAM(req.Subnet, req.IPRange, aux); err != nil {
 				return err
 			}
 			req.Options = map[string]string{}
@@ -433,6 +437,8 @@ func networkCreateCmd() *cobra.Command {
 	f.StringVarP(&driver, "driver", "d", "bridge", "Driver to manage the Network")
 	f.StringVar(&req.Subnet, "subnet", "", "Subnet in CIDR format that represents a network segment")
 	f.StringVar(&req.Gateway, "gateway", "", "IPv4 Gateway for the master subnet")
+	f.StringVar(&req.IPRange, "ip-range", "", "Allocate container ip from a sub-range")
+	f.StringArrayVar(&aux, "aux-address", nil, "Auxiliary IPv4 addresses used by Network driver (NAME=IP)")
 	f.BoolVar(&req.Internal, "internal", false, "Restrict external access to the network")
 	f.StringArrayVarP(&opts, "opt", "o", nil, "Set driver specific options")
 	return c
@@ -455,6 +461,44 @@ func checkGateway(subnet, gateway string) error {
 		return fmt.Errorf("no matching subnet for gateway %s", gateway)
 	}
 	return nil
+}
+
+// checkIPAM is the docker CLI's check of --ip-range and --aux-address
+// against --subnet, with its messages; it returns the aux addresses by
+// name (the last of a name wins, as in Docker). The daemon checks again.
+func checkIPAM(subnet, ipRange string, aux []string) (map[string]string, error) {
+	var sn netip.Prefix
+	if subnet != "" {
+		sn, _ = netip.ParsePrefix(subnet) // the daemon says what is wrong with it
+	}
+	if ipRange != "" {
+		if subnet == "" {
+			return nil, errors.New("every ip-range or gateway must have a corresponding subnet")
+		}
+		r, err := netip.ParsePrefix(ipRange)
+		if err != nil {
+			return nil, fmt.Errorf("invalid CIDR address: %s", ipRange)
+		}
+		if sn.IsValid() && (r.Bits() < sn.Bits() || !sn.Contains(r.Addr())) {
+			return nil, fmt.Errorf("no matching subnet for range %s", ipRange)
+		}
+	}
+	if len(aux) == 0 {
+		return nil, nil
+	}
+	m := map[string]string{}
+	for _, kv := range aux {
+		name, ip, ok := strings.Cut(kv, "=")
+		if !ok || name == "" {
+			return nil, fmt.Errorf("invalid --aux-address %q: want NAME=IP, such as router=192.168.1.1", kv)
+		}
+		a, err := netip.ParseAddr(ip)
+		if err != nil || (sn.IsValid() && !sn.Contains(a)) || subnet == "" {
+			return nil, fmt.Errorf("no matching subnet for aux-address %s", ip)
+		}
+		m[name] = ip
+	}
+	return m, nil
 }
 
 func networkRmCmd() *cobra.Command {

@@ -96,3 +96,29 @@ func TestCheckGatewayDockerMessages(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckIPAMDockerMessages(t *testing.T) {
+	for _, tc := range []struct {
+		subnet, ipRange string
+		aux             []string
+		want            string
+	}{
+		{"10.1.0.0/24", "10.2.0.0/25", nil, "no matching subnet for range 10.2.0.0/25"},
+		{"10.1.0.0/24", "10.1.0.0/16", nil, "no matching subnet for range 10.1.0.0/16"},
+		{"", "10.2.0.0/25", nil, "every ip-range or gateway must have a corresponding subnet"},
+		{"10.4.0.0/24", "10.4.0.0/33", nil, "invalid CIDR address: 10.4.0.0/33"},
+		{"10.1.0.0/24", "", []string{"x=10.2.0.5"}, "no matching subnet for aux-address 10.2.0.5"},
+		{"10.1.0.0/24", "", []string{"x=bad"}, "no matching subnet for aux-address bad"},
+		{"", "", []string{"x=10.1.0.5"}, "no matching subnet for aux-address 10.1.0.5"},
+		{"10.1.0.0/24", "", []string{"x10.1.0.5"}, `invalid --aux-address "x10.1.0.5": want NAME=IP, such as router=192.168.1.1`},
+		{"10.1.0.0/24", "10.1.0.128/25", []string{"a=10.1.0.7", "a=10.1.0.8"}, ""},
+	} {
+		m, err := checkIPAM(tc.subnet, tc.ipRange, tc.aux)
+		if (err == nil) != (tc.want == "") || err != nil && err.Error() != tc.want {
+			t.Errorf("checkIPAM(%q, %q, %q) = %v, want %q", tc.subnet, tc.ipRange, tc.aux, err, tc.want)
+		}
+		if tc.want == "" && m["a"] != "10.1.0.8" {
+			t.Errorf("checkIPAM kept aux %v; want the last a=, as Docker", m)
+		}
+	}
+}

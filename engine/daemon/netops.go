@@ -6,6 +6,7 @@ import (
 	"log"
 	"net/netip"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -260,6 +261,15 @@ func (d *Daemon) createNetwork(req api.NetworkCreate) (*Network, error) {
 	if err != nil {
 		return nil, err
 	}
+	if req.IPRange != "" {
+		if req.Subnet == "" {
+			return nil, errors.New("every ip-range or gateway must have a corresponding subnet")
+		}
+		if err := setRange(pool, n.Subnet, req.IPRange); err != nil {
+			return nil, err
+		}
+		n.IPRange = req.IPRange
+	}
 	if req.Gateway != "" {
 		gw, err := netip.ParseAddr(req.Gateway)
 		if err != nil || !gw.Is4() {
@@ -275,6 +285,9 @@ func (d *Daemon) createNetwork(req api.NetworkCreate) (*Network, error) {
 	} else if n.Gateway, err = pool.Allocate(); err != nil {
 		return nil, err
 	}
+	if err := n.setAuxAddresses(pool, req.AuxAddress); err != nil {
+		return nil, err
+	}
 	n.pool = pool
 	if driver == driverMacvlan {
 		if err := d.ensureParent(n); err != nil {
@@ -285,6 +298,41 @@ func (d *Daemon) createNetwork(req api.NetworkCreate) (*Network, error) {
 	}
 	d.networks[n.ID] = n
 	return n, nil
+}
+
+// setRange narrows pool to --ip-range r, with the docker CLI's messages.
+func setRange(pool *ipam.Pool, subnet netip.Prefix, r string) error {
+	p, err := netip.ParsePrefix(r)
+	if err != nil || !p.Addr().Is4() {
+		return fmt.Errorf("invalid CIDR address: %s", r)
+	}
+	if p.Bits() < subnet.Bits() || !subnet.Contains(p.Addr()) {
+		return fmt.Errorf("no matching subnet for range %s", r)
+	}
+	return pool.SetRange(p)
+}
+
+// setAuxAddresses takes each --aux-address out of pool, after the gateway
+// as dockerd does (so one on the gateway is refused), and keeps them in n.
+func (n *Network) setAuxAddresses(pool *ipam.Pool, aux map[string]string) error {
+	names := make([]string, 0, len(aux))
+	for name := range aux {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		a, err := netip.ParseAddr(aux[name])
+		if err != nil || !n.Subnet.Contains(a) {
+			return fmt.Errorf("no matching subnet for aux-address %s", aux[name])
+		}
+		if err := pool.Reserve(a); err != nil {
+			return fmt.Errorf("failed to allocate secondary ip address (%s:%s): Address already in use", name, aux[name])
+		}
+	}
+	if len(aux) > 0 {
+		n.AuxAddress = aux
+	}
+	return nil
 }
 
 // ensureParent finds or makes a macvlan network's parent link, refusing a

@@ -39,6 +39,11 @@ type Network struct {
 	// UserGateway is set when --gateway was given. Docker's IPAM config
 	// lists the gateway of a --subnet only then (of a pool it chose, always).
 	UserGateway bool `json:",omitempty"`
+	// IPRange (--ip-range, as given) narrows the pool's dynamic
+	// addresses; AuxAddress (--aux-address) are addresses it never hands
+	// out, for machines on a macvlan network's LAN.
+	IPRange    string            `json:",omitempty"`
+	AuxAddress map[string]string `json:",omitempty"`
 	// OwnBridge is false when the bridge existed before (a named bridge
 	// the user made); network rm then leaves it alone, as Docker does.
 	OwnBridge bool
@@ -158,7 +163,7 @@ func (d *Daemon) networkJSON(n *Network) api.NetworkResource {
 		options[k] = v
 	}
 	if n.hasEndpoints() {
-		cfg := api.IPAMConfig{Subnet: n.Subnet.String(), Gateway: n.Gateway.String()}
+		cfg := api.IPAMConfig{Subnet: n.Subnet.String(), Gateway: n.Gateway.String(), IPRange: n.IPRange, AuxAddress: n.AuxAddress}
 		if n.UserSubnet && !n.UserGateway {
 			cfg.Gateway = ""
 		}

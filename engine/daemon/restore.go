@@ -205,8 +205,18 @@ func (n *Network) restorePool() error {
 	if err != nil {
 		return fmt.Errorf("restore network %s: %w", n.Name, err)
 	}
+	if n.IPRange != "" {
+		if err := setRange(pool, n.Subnet, n.IPRange); err != nil {
+			return fmt.Errorf("restore network %s: %w", n.Name, err)
+		}
+	}
 	if err := pool.Reserve(n.Gateway); err != nil {
 		return fmt.Errorf("restore network %s: gateway: %w", n.Name, err)
+	}
+	aux := n.AuxAddress
+	n.AuxAddress = nil
+	if err := n.setAuxAddresses(pool, aux); err != nil {
+		return fmt.Errorf("restore network %s: %w", n.Name, err)
 	}
 	n.pool = pool
 	return nil
