@@ -425,7 +425,8 @@ func TestFaultKillDaemonAfterRestart(t *testing.T) {
 // in DNS, and still delete it with the container.
 func TestFaultKillDaemonMacvlan(t *testing.T) {
 	f := startFaultHost(t)
-	f.must("nslab", "network", "create", "-d", "macvlan", "--subnet", "198.51.100.0/24", "--gateway", "198.51.100.1", "-o", "parent=eth0", "lan")
+	f.must("nslab", "network", "create", "-d", "macvlan", "--subnet", "198.51.100.0/24", "--gateway", "198.51.100.1",
+		"--ip-range", "198.51.100.128/25", "--aux-address", "labhost=198.51.100.2", "-o", "parent=eth0", "lan")
 	f.must("nslab", "run", "-d", "--name", "onlan", "--network", "lan", "--ip", "198.51.100.10", "busybox", "sleep", "3600")
 	pid := strings.TrimSpace(f.must("nslab", "inspect", "-f", "{{.State.Pid}}", "onlan"))
 	daemon := f.daemonPid()
@@ -440,9 +441,15 @@ func TestFaultKillDaemonMacvlan(t *testing.T) {
 	if out, err := f.run(nil, "nslab", "outside", "ping", "-c", "1", "-W", "2", "198.51.100.10"); err != nil {
 		t.Errorf("the outside cannot reach onlan after the restart: %v\n%s", err, out)
 	}
-	out, err := f.run(nil, "nslab", "run", "--rm", "--network", "lan", "--ip", "198.51.100.10", "busybox", "true")
-	if err == nil || !strings.Contains(out, "Address already in use") {
-		t.Errorf("a second container on onlan's address: %v, %q; want Docker's \"Address already in use\"", err, out)
+	for _, ip := range []string{"198.51.100.10", "198.51.100.2"} {
+		out, err := f.run(nil, "nslab", "run", "--rm", "--network", "lan", "--ip", ip, "busybox", "true")
+		if err == nil || !strings.Contains(out, "Address already in use") {
+			t.Errorf("a container on %s (onlan's address, then an aux address) after the restart: %v, %q; want Docker's \"Address already in use\"", ip, err, out)
+		}
+	}
+	// The restored pool still hands out addresses from --ip-range only.
+	if out := f.must("nslab", "run", "--rm", "--network", "lan", "busybox", "ip", "-4", "-o", "addr", "show", "eth0"); !strings.Contains(out, "inet 198.51.100.128/24 ") {
+		t.Errorf("a container without --ip after the restart got %q; want 198.51.100.128, the first of --ip-range", out)
 	}
 	f.must("nslab", "rm", "-f", "onlan")
 	f.must("nslab", "network", "rm", "lan")
