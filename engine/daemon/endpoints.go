@@ -17,6 +17,7 @@ import (
 	"github.com/nslab/nslab/engine/container"
 	"github.com/nslab/nslab/engine/ipam"
 	"github.com/nslab/nslab/engine/macvlan"
+	"github.com/nslab/nslab/engine/netns"
 )
 
 // Endpoint is a container's attachment to a bridge or macvlan network.
@@ -63,8 +64,9 @@ func (d *Daemon) attach(c *Container, n *Network, aliases []string, ipReq string
 	if m := runMAC(c); m != nil {
 		ep.MAC = m.String()
 	}
-	// The default route goes through the first network's gateway, unless
-	// that network is internal: then there is none, as in Docker.
+	// A first endpoint brings the default route with it, unless its
+	// network is internal: then there is none, as in newer Docker. A
+	// later one may move it (pickGateway).
 	var route netip.Addr
 	if !n.Internal && len(c.Endpoints) == 0 {
 		route = n.Gateway
@@ -77,6 +79,12 @@ func (d *Daemon) attach(c *Container, n *Network, aliases []string, ipReq string
 		return nil, err
 	}
 	c.Endpoints = append(c.Endpoints, ep)
+	if len(c.Endpoints) > 1 {
+		if err := d.pickGateway(c); err != nil {
+			d.detach(c, ep)
+			return nil, err
+		}
+	}
 	if n.userDefined() {
 		d.dns.Add(n.Name, ep.DNSNames, ip)
 		d.updateDNSView(c)
@@ -89,6 +97,30 @@ func (d *Daemon) attach(c *Container, n *Network, aliases []string, ipReq string
 		d.rewriteHosts(c)
 	}
 	return ep, nil
+}
+
+// pickGateway points the container's default route where dockerd does:
+// through the gateway of its endpoint on the non-internal network whose
+// name sorts first (libnetwork orders a sandbox's endpoints so: internal
+// networks last, then by name). So `network connect` can move the way
+// out, and disconnect move it back. With only internal networks, there is
+// none. Call with d.mu held, the container's namespace in place.
+func (d *Daemon) pickGateway(c *Container) error {
+	var best *Endpoint
+	bestName := ""
+	for _, ep := range c.Endpoints {
+		n, ok := d.networks[ep.NetworkID]
+		if !ok || n.Internal {
+			continue
+		}
+		if best == nil || n.Name < bestName {
+			best, bestName = ep, n.Name
+		}
+	}
+	if best == nil {
+		return netns.SetDefaultRoute(c.SandboxKey, "", netip.Addr{})
+	}
+	return netns.SetDefaultRoute(c.SandboxKey, best.IfName, best.Gateway)
 }
 
 // wire makes the endpoint's link: a veth on n's bridge, or a macvlan link

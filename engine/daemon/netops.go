@@ -59,7 +59,7 @@ func (d *Daemon) handleNetworkDisconnect(req api.NetworkDisconnectRequest) (stru
 			return fmt.Errorf("container %s is not connected to network %s", c.ID, n.Name)
 		}
 		d.detach(c, ep)
-		return nil
+		return d.pickGateway(c)
 	})
 }
 

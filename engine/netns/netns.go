@@ -162,3 +162,43 @@ func ConfigureLink(ns vnetns.NsHandle, ifName string, addr netip.Prefix, gw neti
 	}
 	return nil
 }
+
+// SetDefaultRoute points the default route of the namespace at path through
+// gw on ifName, replacing the one there; with gw invalid it removes the
+// default route. A container that joins or leaves a network may change
+// which of its networks gives it its way out.
+func SetDefaultRoute(path, ifName string, gw netip.Addr) error {
+	ns, err := Open(path)
+	if err != nil {
+		return err
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return fmt.Errorf("netlink handle in %q: %w", path, err)
+	}
+	defer h.Close()
+	if !gw.IsValid() {
+		routes, err := h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Dst: nil}, netlink.RT_FILTER_DST)
+		if err != nil {
+			return fmt.Errorf("list routes in %q: %w", path, err)
+		}
+		for _, r := range routes {
+			if r.Dst == nil || r.Dst.IP.IsUnspecified() {
+				if err := h.RouteDel(&r); err != nil && !errors.Is(err, unix.ESRCH) {
+					return fmt.Errorf("delete the default route in %q: %w", path, err)
+				}
+			}
+		}
+		return nil
+	}
+	l, err := h.LinkByName(ifName)
+	if err != nil {
+		return fmt.Errorf("find %s in %q: %w", ifName, path, err)
+	}
+	r := &netlink.Route{LinkIndex: l.Attrs().Index, Gw: gw.AsSlice()}
+	if err := h.RouteReplace(r); err != nil {
+		return fmt.Errorf("default route via %s dev %s in %q: %w", gw, ifName, path, err)
+	}
+	return nil
+}
