@@ -158,6 +158,13 @@ type Options struct {
 	// which holds container writable layers and logs. Zero means the
 	// NSLAB_RUN_SIZE environment variable, or else DefaultRunSize.
 	RunSize int64
+	// Nodes, when not zero, makes the lab host a sandbox of that many
+	// nodes: an underlay host whose nested lab hosts node1..nodeN share
+	// an underlay bridge (nodes.go).
+	Nodes int
+	// Hostname is the lab host's hostname; empty means Hostname, or
+	// "sandbox" for a sandbox of nodes.
+	Hostname string
 }
 
 // RunSize resolves the /run size limit: o.RunSize, else NSLAB_RUN_SIZE,
@@ -248,6 +255,22 @@ func Start(o Options) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
+	var extra []string
+	if o.Nodes != 0 {
+		if err := CheckNodes(o.Nodes); err != nil {
+			return nil, err
+		}
+		if o.Engine == EngineDocker {
+			return nil, errors.New("--nodes runs nslab's engine on every node; a Docker-engine sandbox of nodes is not built yet")
+		}
+		extra = append(extra, envNodes+"="+strconv.Itoa(o.Nodes))
+		if o.Hostname == "" {
+			o.Hostname = "sandbox"
+		}
+	}
+	if o.Hostname != "" {
+		extra = append(extra, envHostname+"="+o.Hostname)
+	}
 	Sweep()
 	SweepDockerCgroups()
 	if o.ReadyTimeout == 0 {
@@ -288,7 +311,7 @@ func Start(o Options) (*Host, error) {
 		Path: exe,
 		Args: []string{"nslab", "__labhost"},
 		Env: append(append(os.Environ(), envInit+"="+secret, envTag+"="+id,
-			envRun+"="+strconv.FormatInt(runSize, 10)), engineEnv(o.Engine, dockerCLI)...),
+			envRun+"="+strconv.FormatInt(runSize, 10)), append(engineEnv(o.Engine, dockerCLI), extra...)...),
 		Stderr:     o.Stderr,
 		ExtraFiles: []*os.File{wr, ownerRd, secretRd}, // fds 3, 4, 5
 		SysProcAttr: &syscall.SysProcAttr{

@@ -105,3 +105,14 @@ func TestNoSpaceNamesRun(t *testing.T) {
 		t.Error("NoSpace changed an error that is not ENOSPC")
 	}
 }
+
+func TestCheckNodes(t *testing.T) {
+	for n, ok := range map[int]bool{0: false, 1: true, 2: true, MaxNodes: true, MaxNodes + 1: false, -1: false} {
+		if err := CheckNodes(n); (err == nil) != ok {
+			t.Errorf("CheckNodes(%d) = %v", n, err)
+		}
+	}
+	if got, want := NodeAddr(2).String(), "192.0.2.2/24"; got != want {
+		t.Errorf("NodeAddr(2) = %s, want %s", got, want)
+	}
+}

@@ -64,8 +64,13 @@ func Supervise(services Services) int {
 	id := os.Getenv(envTag)
 	runSize, _ := strconv.ParseInt(os.Getenv(envRun), 10, 64)
 	pause := os.Getenv(envPause)
+	nodes := nodeCount()
+	hostname := os.Getenv(envHostname)
+	if hostname == "" {
+		hostname = Hostname
+	}
 	// Only the supervisor carries the tag that Sweep looks for.
-	for _, k := range []string{envTag, envInit, envRun, envPause} {
+	for _, k := range []string{envTag, envInit, envRun, envPause, envNodes, envHostname} {
 		os.Unsetenv(k)
 	}
 	fail := func(err error) int {
@@ -81,20 +86,32 @@ func Supervise(services Services) int {
 	if runSize < minRunSize {
 		return fail(fmt.Errorf("bad /run size %d from the spawner", runSize))
 	}
-	if err := buildHost(id, runSize); err != nil {
+	if err := buildHost(id, runSize, hostname); err != nil {
 		return fail(err)
 	}
-	if err := buildOutside(); err != nil {
-		return fail(err)
-	}
-	if services != nil {
-		if err := services(); err != nil {
-			return fail(fmt.Errorf("outside services: %w", err))
+	var daemon int
+	var err error
+	if nodes > 0 {
+		// The underlay host (nodes.go): no outside, and the node
+		// keeper in the daemon's place.
+		if err := os.MkdirAll(NodesDir, 0o755); err != nil {
+			return fail(err)
 		}
-	}
-	daemon, err := startEngine(id)
-	if err != nil {
-		return fail(err)
+		if daemon, err = startNodes(nodes); err != nil {
+			return fail(err)
+		}
+	} else {
+		if err := buildOutside(); err != nil {
+			return fail(err)
+		}
+		if services != nil {
+			if err := services(); err != nil {
+				return fail(fmt.Errorf("outside services: %w", err))
+			}
+		}
+		if daemon, err = startEngine(id); err != nil {
+			return fail(err)
+		}
 	}
 	fmt.Fprintln(ready, "ready")
 	ready.Close()
@@ -110,7 +127,9 @@ func Supervise(services Services) int {
 			unix.Kill(int(current.Load()), unix.SIGTERM)
 		}
 	}()
-	r := newRestarter(os.Getenv(envEngine) != EngineDocker)
+	// Neither dockerd nor the node keeper is restarted: the lab host
+	// ends with them.
+	r := newRestarter(os.Getenv(envEngine) != EngineDocker && nodes == 0)
 	// Reap every process that ends up parented to PID 1. When the daemon
 	// dies on its own, restart it (bounded, see restart.go); leave when it
 	// has exited because it was asked to, or beyond its retries. Returning
@@ -145,7 +164,7 @@ func Supervise(services Services) int {
 	}
 }
 
-func buildHost(id string, runSize int64) error {
+func buildHost(id string, runSize int64, hostname string) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make / private: %w", err)
 	}
@@ -194,7 +213,7 @@ func buildHost(id string, runSize int64) error {
 	if err := os.WriteFile(filepath.Join(BinDir, "sudo"), []byte(sudo), 0o755); err != nil {
 		return err
 	}
-	if err := unix.Sethostname([]byte(Hostname)); err != nil {
+	if err := unix.Sethostname([]byte(hostname)); err != nil {
 		return fmt.Errorf("set hostname: %w", err)
 	}
 	return installResolvConf()
