@@ -63,6 +63,13 @@ func Main() int {
 		}
 		return daemon.Run()
 	}
+	if len(os.Args) > 1 && os.Args[1] == "__nodes" {
+		return labhost.NodesMain()
+	}
+	if err := selectNode(); err != nil {
+		fmt.Fprintln(os.Stderr, "nslab:", err)
+		return 1
+	}
 	if len(os.Args) > 1 && needsLabHost(os.Args[1]) {
 		reached, err := false, error(nil)
 		if callsOnly(os.Args[1:]) {
@@ -152,7 +159,7 @@ func runNeedsInside(args []string) bool {
 
 func needsLabHost(verb string) bool {
 	switch verb {
-	case "sandbox", "shell", "help", "--help", "-h", "completion", "lab":
+	case "sandbox", "shell", "help", "--help", "-h", "completion", "lab", "node", "underlay":
 		return false
 	}
 	return true
@@ -169,7 +176,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(
 		sandboxCmd(), shellCmd(), hostCmd(), outsideCmd(), runCmd(), execCmd(), psCmd(), logsCmd(), stopCmd(), killCmd(),
 		rmCmd(), startCmd(), restartCmd(), inspectCmd(), networkCmd(), portCmd(), labCmd(), topologyCmd(), imagesCmd(), imageCmd(),
-		containerCmd(), versionCmd(), infoCmd(), bench.Cmd(),
+		containerCmd(), versionCmd(), infoCmd(), bench.Cmd(), nodeCmd(), underlayCmd(),
 	)
 	root.SetFlagErrorFunc(flagError)
 	dockerArgs(root)

@@ -338,7 +338,11 @@ type playT struct {
 	log     strings.Builder
 	failed  bool
 	skipped string
+	nodes   int // the script's "# nodes: N": its sandbox's nodes
 }
+
+// Nodes tells labs.Params how many nodes the script's sandbox has.
+func (t *playT) Nodes() int { return t.nodes }
 
 func (t *playT) Skip(args ...any) {
 	t.mu.Lock()
@@ -440,7 +444,7 @@ func runLab(l labs.Lab, step bool, out, errOut io.Writer) error {
 		env.Setenv("PATH", bin+string(os.PathListSeparator)+env.Getenv("PATH"))
 		return nil
 	}
-	t := &playT{}
+	t := &playT{nodes: l.Nodes}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

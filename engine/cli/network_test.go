@@ -122,3 +122,26 @@ func TestCheckIPAMDockerMessages(t *testing.T) {
 		}
 	}
 }
+
+func TestHostFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		node string
+		rest string
+		err  bool
+	}{
+		{[]string{"-H", "node2", "ps", "-a"}, "node2", "ps -a", false},
+		{[]string{"--host", "node2", "ps"}, "node2", "ps", false},
+		{[]string{"--host=node3", "ps"}, "node3", "ps", false},
+		{[]string{"-Hnode2", "ps"}, "node2", "ps", false},
+		{[]string{"-H=node2", "ps"}, "node2", "ps", false},
+		{[]string{"ps", "-H", "x"}, "", "ps -H x", false},
+		{[]string{"-H"}, "", "-H", true},
+		{nil, "", "", false},
+	} {
+		node, rest, err := hostFlag(tc.args)
+		if node != tc.node || strings.Join(rest, " ") != tc.rest || (err != nil) != tc.err {
+			t.Errorf("hostFlag(%q) = %q, %q, %v; want %q, %q, error %v", tc.args, node, rest, err, tc.node, tc.rest, tc.err)
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 
 func sandboxCmd() *cobra.Command {
 	var runSize string
+	var nodes int
 	c := &cobra.Command{
 		Use:   "sandbox [--] [COMMAND [ARG...]]",
 		Short: "Run a command in a fresh lab host, then remove the lab host",
@@ -35,14 +36,25 @@ tmpfs limited to --run-size (default: $NSLAB_RUN_SIZE, else 512M).`,
 			if err != nil {
 				return err
 			}
+			if cmd.Flags().Changed("nodes") {
+				if err := labhost.CheckNodes(nodes); err != nil {
+					return err
+				}
+				o.Nodes = nodes
+			}
 			if len(args) == 0 {
-				return inSandbox(o, shellArgv(), shellEnv())
+				env := shellEnv()
+				if o.Nodes > 0 {
+					env = []string{`PS1=[nslab sandbox] \w# `, "HISTFILE=/dev/null"}
+				}
+				return inSandbox(o, shellArgv(), env)
 			}
 			return inSandbox(o, args, nil)
 		},
 	}
 	c.Flags().SetInterspersed(false)
 	c.Flags().StringVar(&runSize, "run-size", "", "size limit of the lab host's /run tmpfs, such as 512M or 2G (default $"+labhost.EnvRunSize+", else 512M)")
+	c.Flags().IntVar(&nodes, "nodes", 0, "Start this many nodes (node1, node2, ...), each a lab host, joined by an underlay bridge (192.0.2.0/24); COMMAND runs in the sandbox, docker talks to node1, -H NODE to another")
 	addEngineFlag(c.Flags())
 	return c
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/nslab/nslab/engine/api"
+	"github.com/nslab/nslab/engine/labhost"
 	"github.com/spf13/cobra"
 )
 
@@ -25,6 +26,16 @@ ports. --format text (the default) prints a tree; dot prints Graphviz; svg and
 png run Graphviz's dot (Debian package graphviz) and write the picture to -o.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if labhost.InNodesSandbox() && labhost.Inside(os.Getenv(labhost.EnvHost)) {
+				if format != "text" {
+					return fmt.Errorf("--format %s: a sandbox of nodes is drawn as text only; draw one node with -H NODE", format)
+				}
+				s, err := sandboxTopology()
+				if err != nil {
+					return err
+				}
+				return writeOut(output, []byte(s))
+			}
 			var t api.Topology
 			if err := call(api.TopologyRequest{}, &t); err != nil {
 				return err

@@ -1,0 +1,167 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+
+	"github.com/nslab/nslab/engine/labhost"
+	"github.com/spf13/cobra"
+)
+
+// hostFlag takes Docker's global -H/--host NODE off the front of args (it
+// comes before the command, as in `docker -H node2 ps`). In nslab it names
+// a node of the sandbox, not a daemon socket.
+func hostFlag(args []string) (node string, rest []string, err error) {
+	if len(args) == 0 {
+		return "", args, nil
+	}
+	a := args[0]
+	switch {
+	case a == "-H" || a == "--host":
+		if len(args) < 2 {
+			return "", args, fmt.Errorf("flag needs an argument: %s", a)
+		}
+		return args[1], args[2:], nil
+	case strings.HasPrefix(a, "--host="):
+		return strings.TrimPrefix(a, "--host="), args[1:], nil
+	case strings.HasPrefix(a, "-H") && len(a) > 2:
+		return strings.TrimPrefix(strings.TrimPrefix(a, "-H"), "="), args[1:], nil
+	}
+	return "", args, nil
+}
+
+// selectNode points a command at a node of a sandbox with nodes: the one
+// -H names, or node1. A command given on the real host for such a sandbox
+// first enters its underlay host, where the nodes are visible; `node` and
+// `underlay` stay there. It rewrites os.Args without -H.
+func selectNode() error {
+	node, rest, err := hostFlag(os.Args[1:])
+	if err != nil {
+		return err
+	}
+	env := os.Getenv(labhost.EnvHost)
+	if env != "" && !labhost.Inside(env) && labhost.IsNodesSandbox(env) {
+		// Enter keeps the whole command line, -H included.
+		_, err := labhost.Enter()
+		return err
+	}
+	if !labhost.InNodesSandbox() {
+		if node != "" {
+			return fmt.Errorf("-H %s: not in a sandbox with nodes (start one with `nslab sandbox --nodes 2`)", node)
+		}
+		return nil
+	}
+	os.Args = append(os.Args[:1], rest...)
+	if len(rest) > 0 && (rest[0] == "node" || rest[0] == "underlay") {
+		return nil
+	}
+	if node == "" && len(rest) > 0 && rest[0] == "topology" && labhost.Inside(env) {
+		return nil // the whole sandbox: sandboxTopology
+	}
+	if node == "" {
+		if !labhost.Inside(env) {
+			return nil // NSLAB_HOST names a node already
+		}
+		node = labhost.DefaultNode
+	}
+	nodeEnv, err := labhost.Node(node)
+	if err != nil {
+		return err
+	}
+	return os.Setenv(labhost.EnvHost, nodeEnv)
+}
+
+func nodeCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "node NODE [--] [COMMAND [ARG...]]",
+		Short: "Run a command on a node of a sandbox with nodes (a shell without one)",
+		Long: `node runs COMMAND inside the node NODE (node1, node2, ...) of a sandbox started
+with --nodes, in all of the node's namespaces, as ` + "`nslab host`" + ` does for a
+lab host; docker there talks to that node's engine. Without a command it
+starts a shell there.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			env, err := labhost.Node(args[0])
+			if err != nil {
+				return err
+			}
+			argv := args[1:]
+			if len(argv) == 0 {
+				argv = shellArgv()
+			}
+			c, err := labhost.Command(env, argv...)
+			if err != nil {
+				return err
+			}
+			if len(args) == 1 {
+				c.Env = append(c.Env, fmt.Sprintf(`PS1=[nslab %s] \w# `, args[0]), "HISTFILE=/dev/null")
+			}
+			c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
+			err = c.Run()
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+					return exitError{128 + int(ws.Signal())}
+				}
+				return exitError{ee.ExitCode()}
+			}
+			return err
+		},
+	}
+	c.Flags().SetInterspersed(false)
+	return c
+}
+
+func underlayCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "underlay COMMAND [ARG...]",
+		Short: "Run a command in a sandbox's underlay host, where the underlay bridge joins the nodes",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !labhost.InNodesSandbox() {
+				return errors.New("not in a sandbox with nodes (start one with `nslab sandbox --nodes 2`)")
+			}
+			path, err := exec.LookPath(args[0])
+			if err != nil {
+				return fmt.Errorf("%s: command not found in the underlay host", args[0])
+			}
+			return syscall.Exec(path, args, os.Environ())
+		},
+	}
+	c.Flags().SetInterspersed(false)
+	return c
+}
+
+// sandboxTopology draws a sandbox of nodes: the underlay, then each node
+// as `nslab topology` draws a lab host.
+func sandboxTopology() (string, error) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "sandbox: bridge %s %s (the underlay, MTU 1500)\n", labhost.UnderlayBridge, labhost.UnderlayGateway)
+	nodes := labhost.Nodes()
+	for k, name := range nodes {
+		fmt.Fprintf(&b, "  | veth pair %s <-> %s of %s  %s\n", name, labhost.UnderlayLink, name, labhost.NodeAddr(k+1))
+	}
+	for _, name := range nodes {
+		env, err := labhost.Node(name)
+		if err != nil {
+			return "", err
+		}
+		c, err := labhost.Command(env, "nslab", "topology")
+		if err != nil {
+			return "", err
+		}
+		out, err := c.Output()
+		if err != nil {
+			return "", fmt.Errorf("topology of %s: %w", name, err)
+		}
+		fmt.Fprintf(&b, "%s:\n", name)
+		for _, line := range strings.SplitAfter(strings.TrimRight(string(out), "\n"), "\n") {
+			b.WriteString("    " + strings.TrimRight(line, "\n") + "\n")
+		}
+	}
+	return b.String(), nil
+}
