@@ -42,7 +42,10 @@ type Lab struct {
 	Tags []NotesTag
 	// NotesErr says what is wrong with a "# notes:" line, if anything.
 	NotesErr error
-	Script   string
+	// Nodes is the header's "# nodes: N": the lab runs in a sandbox of N
+	// nodes (labhost's --nodes) instead of one lab host. 0 for most.
+	Nodes  int
+	Script string
 }
 
 // NotesRange is a span of lines of one of the notes (/work/shared/seeds/NNN_*.txt).
@@ -177,6 +180,12 @@ func Parse(name, script string) Lab {
 		if i == 0 {
 			l.Title = strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(text, "Lab: "), "Exercise: "), ".")
 			continue
+		}
+		if v, ok := strings.CutPrefix(text, "nodes:"); ok {
+			if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
+				l.Nodes = n
+				continue
+			}
 		}
 		if m := notesLine().FindStringSubmatch(text); m != nil {
 			rs, err := ParseNotesRef(m[1])

@@ -167,6 +167,36 @@ func TestKillLeavesNothing(t *testing.T) {
 	checkUnchanged(t, before)
 }
 
+// TestKillNodesSandboxLeavesNothing does the same to a sandbox of two
+// nodes, with a container running on node2: killing the underlay host's
+// supervisor must take both nested nodes, their daemons and containers
+// with it.
+func TestKillNodesSandboxLeavesNothing(t *testing.T) {
+	needLabs(t)
+	before := snapshot(t)
+	h, err := labhost.Start(labhost.Options{Stderr: os.Stderr, Nodes: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Kill()
+	cmd, err := labhost.Command(h.Env(), "nslab", "-H", "node2", "run", "-d", "busybox", "sleep", "3600")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("run on node2: %v\n%s", err, out)
+	}
+	pids := descendants(h.Pid)
+	// The underlay host's supervisor and keeper, and per node a
+	// supervisor and a daemon; node2's container and its shim.
+	if len(pids) < 8 {
+		t.Fatalf("expected the keeper, two nodes with their daemons and a container, found pids %v", pids)
+	}
+	h.Kill()
+	waitGone(t, pids)
+	checkUnchanged(t, before)
+}
+
 // pausedOrphan starts `nslab sandbox -- CMD` with the test hook that stops
 // its supervisor just after the clone, before the supervisor has armed
 // PDEATHSIG or looked at its owner pipe, and SIGKILLs the sandbox there:
@@ -370,5 +400,12 @@ func TestInternalCommandsRefuseOutsideALabHost(t *testing.T) {
 		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "this is not a lab host") {
 			t.Errorf("%s outside a lab host: %v\n%s\nwant a refusal (exit status 2)", tc.name, err, out)
 		}
+	}
+	// The node keeper starts lab hosts: it refuses outside a sandbox's
+	// underlay host, before it makes anything.
+	out, err := exec.Command("unshare", "--net", "--mount", "--propagation", "private", "--", nslab, "__nodes").CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "the node keeper runs only in a sandbox's underlay host") {
+		t.Errorf("the node keeper outside a sandbox: %v\n%s\nwant a refusal (exit status 2)", err, out)
 	}
 }

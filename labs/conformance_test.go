@@ -47,6 +47,7 @@ const (
 // they do not run under Docker.
 var dockerSkipped = map[string]string{
 	"topology": "`nslab topology` draws nslab's own view of the lab host; Docker has no such command.",
+	"nodes":    "a sandbox of several nodes runs nslab's engine on each; a Docker-engine one (one dockerd per node) is not built yet.",
 }
 
 // dockerDivergences is the conformance record: every check where a lab

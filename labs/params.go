@@ -3,6 +3,7 @@ package labs
 import (
 	"fmt"
 	"os"
+	"path"
 	"sync"
 
 	"github.com/nslab/nslab/engine/labhost"
@@ -41,7 +42,7 @@ func Params() testscript.Params {
 		UpdateScripts:       os.Getenv("NSLAB_UPDATE") != "",
 		Condition:           Condition,
 		Setup: func(env *testscript.Env) error {
-			h, err := labhost.Start(labhost.Options{Stderr: os.Stderr})
+			h, err := labhost.Start(labhost.Options{Stderr: os.Stderr, Nodes: nodesOf(env)})
 			if err != nil {
 				return fmt.Errorf("start lab host: %w", err)
 			}
@@ -58,4 +59,19 @@ func Params() testscript.Params {
 			return nil
 		},
 	}
+}
+
+// nodesOf is how many nodes the running script's sandbox has: its
+// header's "# nodes: N", found through the test's name (TestLabs/NAME), or
+// a player's T that knows its script (Nodes). 0: one lab host.
+func nodesOf(env *testscript.Env) int {
+	switch t := env.T().(type) {
+	case interface{ Nodes() int }:
+		return t.Nodes()
+	case interface{ Name() string }:
+		if l, err := Get(path.Base(t.Name())); err == nil {
+			return l.Nodes
+		}
+	}
+	return 0
 }
