@@ -36,25 +36,18 @@ tmpfs limited to --run-size (default: $NSLAB_RUN_SIZE, else 512M).`,
 			if err != nil {
 				return err
 			}
-			if cmd.Flags().Changed("nodes") {
-				if err := labhost.CheckNodes(nodes); err != nil {
-					return err
-				}
-				o.Nodes = nodes
+			if err := nodesOption(cmd, &o, nodes); err != nil {
+				return err
 			}
 			if len(args) == 0 {
-				env := shellEnv()
-				if o.Nodes > 0 {
-					env = []string{`PS1=[nslab sandbox] \w# `, "HISTFILE=/dev/null"}
-				}
-				return inSandbox(o, shellArgv(), env)
+				return inSandbox(o, shellArgv(), shellEnv(o))
 			}
 			return inSandbox(o, args, nil)
 		},
 	}
 	c.Flags().SetInterspersed(false)
 	c.Flags().StringVar(&runSize, "run-size", "", "size limit of the lab host's /run tmpfs, such as 512M or 2G (default $"+labhost.EnvRunSize+", else 512M)")
-	c.Flags().IntVar(&nodes, "nodes", 0, "Start this many nodes (node1, node2, ...), each a lab host, joined by an underlay bridge (192.0.2.0/24); COMMAND runs in the sandbox, docker talks to node1, -H NODE to another")
+	c.Flags().IntVar(&nodes, "nodes", 0, nodesFlag)
 	addEngineFlag(c.Flags())
 	return c
 }
@@ -74,6 +67,7 @@ func sandboxOptions(size string) (labhost.Options, error) {
 
 func shellCmd() *cobra.Command {
 	var runSize string
+	var nodes int
 	c := &cobra.Command{
 		Use:   "shell",
 		Short: "An interactive shell on a fresh lab host, where the notes' commands run as written",
@@ -90,11 +84,19 @@ Leaving the shell removes the lab host and everything in it.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(os.Stderr, "nslab: starting a lab host; type exit to leave it (everything in it goes away)")
-			return inSandbox(o, shellArgv(), shellEnv())
+			if err := nodesOption(cmd, &o, nodes); err != nil {
+				return err
+			}
+			what := "a lab host"
+			if o.Nodes > 0 {
+				what = fmt.Sprintf("a sandbox of %d nodes (docker talks to node1; docker -H node2 ..., nslab node node2)", o.Nodes)
+			}
+			fmt.Fprintf(os.Stderr, "nslab: starting %s; type exit to leave it (everything in it goes away)\n", what)
+			return inSandbox(o, shellArgv(), shellEnv(o))
 		},
 	}
 	c.Flags().StringVar(&runSize, "run-size", "", "size limit of the lab host's /run tmpfs, such as 512M or 2G (default $"+labhost.EnvRunSize+", else 512M)")
+	c.Flags().IntVar(&nodes, "nodes", 0, nodesFlag)
 	addEngineFlag(c.Flags())
 	return c
 }
@@ -109,8 +111,26 @@ func shellArgv() []string {
 }
 
 // shellEnv makes the prompt say where the learner is.
-func shellEnv() []string {
+func shellEnv(o labhost.Options) []string {
+	if o.Nodes > 0 {
+		return []string{`PS1=[nslab sandbox] \w# `, "HISTFILE=/dev/null"}
+	}
 	return []string{`PS1=[nslab lab host] \w# `, "HISTFILE=/dev/null"}
+}
+
+// nodesFlag is --nodes of sandbox and shell.
+const nodesFlag = "Start this many nodes (node1, node2, ...), each a lab host, joined by an underlay bridge (192.0.2.0/24); commands run in the sandbox, docker talks to node1, docker -H NODE to another"
+
+// nodesOption checks --nodes, when given, into o.
+func nodesOption(cmd *cobra.Command, o *labhost.Options, nodes int) error {
+	if !cmd.Flags().Changed("nodes") {
+		return nil
+	}
+	if err := labhost.CheckNodes(nodes); err != nil {
+		return err
+	}
+	o.Nodes = nodes
+	return nil
 }
 
 // inSandbox runs argv in a fresh lab host and removes it afterwards,
