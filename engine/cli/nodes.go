@@ -37,11 +37,26 @@ func hostFlag(args []string) (node string, rest []string, err error) {
 // selectNode points a command at a node of a sandbox with nodes: the one
 // -H names, or node1. A command given on the real host for such a sandbox
 // first enters its underlay host, where the nodes are visible; `node` and
-// `underlay` stay there. It rewrites os.Args without -H.
+// `underlay` stay there, and the verbs that need no lab host (sandbox,
+// shell, lab, help) are left alone. It rewrites os.Args without -H.
 func selectNode() error {
 	node, rest, err := hostFlag(os.Args[1:])
 	if err != nil {
 		return err
+	}
+	verb := ""
+	if len(rest) > 0 {
+		verb = rest[0]
+	}
+	local := verb == "node" || verb == "underlay"
+	if !local && (verb == "" || !needsLabHost(verb)) {
+		if node != "" && verb == "" {
+			return fmt.Errorf("-H %s: name a command after it, as in docker -H %s ps", node, node)
+		}
+		if node != "" {
+			return fmt.Errorf("-H %s: %s does not talk to a node", node, verb)
+		}
+		return nil
 	}
 	env := os.Getenv(labhost.EnvHost)
 	if env != "" && !labhost.Inside(env) && labhost.IsNodesSandbox(env) {
@@ -56,15 +71,15 @@ func selectNode() error {
 		return nil
 	}
 	os.Args = append(os.Args[:1], rest...)
-	if len(rest) > 0 && (rest[0] == "node" || rest[0] == "underlay") {
+	if local {
 		return nil
 	}
-	if node == "" && len(rest) > 0 && rest[0] == "topology" && labhost.Inside(env) {
-		return nil // the whole sandbox: sandboxTopology
-	}
 	if node == "" {
-		if !labhost.Inside(env) {
+		if env != "" && !labhost.Inside(env) {
 			return nil // NSLAB_HOST names a node already
+		}
+		if verb == "topology" {
+			return nil // the whole sandbox: sandboxTopology
 		}
 		node = labhost.DefaultNode
 	}

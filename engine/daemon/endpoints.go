@@ -82,6 +82,7 @@ func (d *Daemon) attach(c *Container, n *Network, aliases []string, ipReq string
 	if len(c.Endpoints) > 1 {
 		if err := d.pickGateway(c); err != nil {
 			d.detach(c, ep)
+			d.repickGateway(c)
 			return nil, err
 		}
 	}
@@ -90,6 +91,7 @@ func (d *Daemon) attach(c *Container, n *Network, aliases []string, ipReq string
 		d.updateDNSView(c)
 		if err := d.ensureResolver(c); err != nil {
 			d.detach(c, ep)
+			d.repickGateway(c)
 			return nil, err
 		}
 	}
@@ -123,15 +125,31 @@ func (d *Daemon) pickGateway(c *Container) error {
 	return netns.SetDefaultRoute(c.SandboxKey, best.IfName, best.Gateway)
 }
 
+// repickGateway is pickGateway after an endpoint went (a disconnect, or
+// a connect undone): the link that held the default route may have taken
+// it with it. A failure is logged; the endpoint is gone either way.
+func (d *Daemon) repickGateway(c *Container) {
+	if len(c.Endpoints) == 0 || c.SandboxKey == "" {
+		return
+	}
+	if err := d.pickGateway(c); err != nil {
+		log.Printf("container %s: default route: %v", c.Name, err)
+	}
+}
+
 // wire makes the endpoint's link: a veth on n's bridge, or a macvlan link
 // on n's parent, named ep.IfName inside the container.
 func (d *Daemon) wire(c *Container, n *Network, ep *Endpoint, route netip.Addr) error {
 	if n.Driver == driverMacvlan {
-		if n.link == nil {
-			return fmt.Errorf("network %s: its parent interface %s is gone from the lab host", n.Name, n.Parent)
+		// The parent by its name, each time, as Docker's driver does:
+		// one deleted and made again has another index.
+		parent, err := d.nl.LinkByName(n.Parent)
+		if err != nil {
+			return fmt.Errorf("network %s: its parent interface %s is gone from the lab host: %w", n.Name, n.Parent, err)
 		}
+		n.link = parent
 		mac, _ := net.ParseMAC(ep.MAC)
-		return macvlan.Attach(d.nl, n.link, c.SandboxKey, macvlan.Endpoint{
+		return macvlan.Attach(d.nl, parent, c.SandboxKey, macvlan.Endpoint{
 			IfName: ep.IfName, Addr: ep.Addr, Gateway: route, MAC: mac, Mode: n.macvlanMode(),
 		})
 	}

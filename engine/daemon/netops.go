@@ -59,7 +59,8 @@ func (d *Daemon) handleNetworkDisconnect(req api.NetworkDisconnectRequest) (stru
 			return fmt.Errorf("container %s is not connected to network %s", c.ID, n.Name)
 		}
 		d.detach(c, ep)
-		return d.pickGateway(c)
+		d.repickGateway(c)
+		return nil
 	})
 }
 

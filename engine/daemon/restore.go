@@ -186,8 +186,12 @@ func (d *Daemon) restoreNetworks(saved []*Network) error {
 			haveDefault = haveDefault || n.Default
 		}
 		if n.Driver == driverMacvlan {
-			if err := d.restoreMacvlan(n); err != nil {
+			keep, err := d.restoreMacvlan(n)
+			if err != nil {
 				return err
+			}
+			if !keep {
+				continue
 			}
 		}
 		d.networks[n.ID] = n
@@ -223,18 +227,24 @@ func (n *Network) restorePool() error {
 }
 
 // restoreMacvlan rebuilds a macvlan network's pool and finds its parent.
-// A parent that is gone leaves the network in place, as dockerd does: its
-// containers are not adopted, and a new run on it says the parent is gone.
-func (d *Daemon) restoreMacvlan(n *Network) error {
+// A parent of the user's that is gone leaves the network in place, as
+// dockerd does: its containers are not adopted, and a run on it says the
+// parent is gone until it is back. A parent the network made itself is
+// gone only if network rm deleted it and the old daemon died before it
+// saved the removal: keep says to finish the removal instead.
+func (d *Daemon) restoreMacvlan(n *Network) (keep bool, err error) {
 	if err := n.restorePool(); err != nil {
-		return err
+		return false, err
 	}
-	var err error
 	if n.link, err = d.nl.LinkByName(n.Parent); err != nil {
 		n.link = nil
+		if n.OwnParent {
+			log.Printf("restore: network %s: its own parent %s is gone (%v); it was being removed: removing it", n.Name, n.Parent, err)
+			return false, nil
+		}
 		log.Printf("restore: network %s: parent interface %s is gone (%v)", n.Name, n.Parent, err)
 	}
-	return nil
+	return true, nil
 }
 
 // adopt takes over a running container. It fails, changing nothing that
@@ -685,7 +695,9 @@ func (d *Daemon) reconcileLinks(keepVeth map[string]bool) {
 	bridges := map[int]bool{}
 	known := map[string]bool{}
 	for _, n := range d.networks {
-		if n.link != nil {
+		// A macvlan network's link is its parent, which may be a
+		// bridge of the user's with veths of their own.
+		if n.link != nil && n.Driver == driverBridge {
 			bridges[n.link.Attrs().Index] = true
 			known[n.Bridge] = true
 		}

@@ -104,6 +104,9 @@ func restarting(dialErr error) bool {
 	if _, err := os.Stat(reachRoot + ExitsDir); err != nil {
 		return false // not an nslab-engine lab host, or gone
 	}
+	if _, err := os.Stat(reachRoot + NodesDir); err == nil {
+		return false // a sandbox's underlay host: no daemon to wait for
+	}
 	if errors.Is(dialErr, syscall.ECONNREFUSED) || errors.Is(dialErr, os.ErrNotExist) {
 		return true
 	}

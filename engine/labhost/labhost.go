@@ -260,7 +260,7 @@ func Start(o Options) (*Host, error) {
 		if err := CheckNodes(o.Nodes); err != nil {
 			return nil, err
 		}
-		if o.Engine == EngineDocker {
+		if o.Engine == EngineDocker || o.Engine == "" && DefaultEngine == EngineDocker {
 			return nil, errors.New("--nodes runs nslab's engine on every node; a Docker-engine sandbox of nodes is not built yet")
 		}
 		extra = append(extra, envNodes+"="+strconv.Itoa(o.Nodes))
@@ -274,7 +274,9 @@ func Start(o Options) (*Host, error) {
 	Sweep()
 	SweepDockerCgroups()
 	if o.ReadyTimeout == 0 {
-		o.ReadyTimeout = 60 * time.Second
+		// A sandbox of nodes waits for every node's lab host, one
+		// after another.
+		o.ReadyTimeout = time.Duration(60+30*o.Nodes) * time.Second
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -516,10 +518,10 @@ func Enter() (bool, error) {
 	switch {
 	case filepath.Base(os.Args[0]) == "docker":
 		prog = filepath.Join(BinDir, "docker")
-	case filepath.Base(exe) != "nslab":
-		// Reached through the lab host's link (a test binary answers to
-		// the name it is called by): enter through the target's link,
-		// so the name survives.
+	case strings.HasSuffix(filepath.Base(exe), ".test"):
+		// A test binary answers only to the name it is called by (here
+		// nslab, through a lab host's link): enter through the target
+		// lab host's link, so the name survives.
 		prog = filepath.Join(BinDir, "nslab")
 	}
 	argv := append(append([]string{"nsenter"}, nsenterArgs(pid)...), prog)

@@ -203,7 +203,7 @@ func startAllNodes(n int, nodes *[]*Host) error {
 	}
 	for k := 1; k <= n; k++ {
 		name := fmt.Sprintf("node%d", k)
-		node, err := Start(Options{Stderr: os.Stderr, Hostname: name})
+		node, err := Start(Options{Stderr: os.Stderr, Hostname: name, Engine: EngineNslab})
 		if err != nil {
 			return fmt.Errorf("start %s: %w", name, err)
 		}
