@@ -428,12 +428,20 @@ func TestFaultKillDaemonMacvlan(t *testing.T) {
 	f.must("nslab", "network", "create", "-d", "macvlan", "--subnet", "198.51.100.0/24", "--gateway", "198.51.100.1",
 		"--ip-range", "198.51.100.128/25", "--aux-address", "labhost=198.51.100.2", "-o", "parent=eth0", "lan")
 	f.must("nslab", "run", "-d", "--name", "onlan", "--network", "lan", "--ip", "198.51.100.10", "busybox", "sleep", "3600")
+	// A bridge of the user's, with a veth of theirs, as another macvlan
+	// network's parent: restore must not take that bridge for one of its
+	// own and delete the veth as an orphan.
+	f.must("sh", "-c", "ip link add userbr type bridge && ip link add userveth master userbr type veth peer name userpeer && ip link set userbr up")
+	f.must("nslab", "network", "create", "-d", "macvlan", "--subnet", "10.77.0.0/24", "-o", "parent=userbr", "onuser")
 	pid := strings.TrimSpace(f.must("nslab", "inspect", "-f", "{{.State.Pid}}", "onlan"))
 	daemon := f.daemonPid()
 	signalPid(t, daemon, unix.SIGKILL)
 	f.awaitRestart(daemon)
 	if out := f.must("nslab", "inspect", "-f", "{{.State.Status}} {{.State.Pid}}", "onlan"); out != "running "+pid+"\n" {
 		t.Fatalf("after a daemon kill, onlan is %q; want it running, pid %s (log:\n%s)", out, pid, f.runOut("cat", labhost.DaemonLog))
+	}
+	if out, err := f.run(nil, "ip", "link", "show", "userveth"); err != nil {
+		t.Errorf("restore deleted the user's veth on the user's bridge, a macvlan parent: %v\n%s", err, out)
 	}
 	if out := f.must("nslab", "exec", "onlan", "nslookup", "onlan"); !regexp.MustCompile(`Address( 1)?:\s+198\.51\.100\.10`).MatchString(out) {
 		t.Errorf("onlan's name does not resolve after the restart:\n%s", out)
@@ -452,7 +460,9 @@ func TestFaultKillDaemonMacvlan(t *testing.T) {
 		t.Errorf("a container without --ip after the restart got %q; want 198.51.100.128, the first of --ip-range", out)
 	}
 	f.must("nslab", "rm", "-f", "onlan")
-	f.must("nslab", "network", "rm", "lan")
+	f.must("nslab", "network", "rm", "lan", "onuser")
+	f.must("ip", "link", "del", "userbr")
+	f.must("ip", "link", "del", "userveth")
 	if out, err := f.run(nil, "nslab", "outside", "ping", "-c", "1", "-W", "1", "198.51.100.10"); err == nil {
 		t.Errorf("onlan's address still answers after rm:\n%s", out)
 	}
