@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/nslab/nslab/engine/api"
 	"github.com/nslab/nslab/engine/labhost"
 	"github.com/spf13/cobra"
 )
@@ -178,5 +180,39 @@ func sandboxTopology() (string, error) {
 			b.WriteString("    " + strings.TrimRight(line, "\n") + "\n")
 		}
 	}
+	return b.String(), nil
+}
+
+// sandboxDot draws a sandbox of nodes for Graphviz: the underlay bridge,
+// and each node as a cluster holding its lab host's picture (its ids
+// prefixed by the node's name), wired to the bridge by its eth1.
+func sandboxDot() (string, error) {
+	var b strings.Builder
+	b.WriteString(dotHeader)
+	fmt.Fprintf(&b, "  underlay [label=%s, shape=ellipse, style=bold];\n", dotQuote(fmt.Sprintf("sandbox: bridge %s\\n%s, MTU 1500", labhost.UnderlayBridge, labhost.UnderlayGateway)))
+	for k, name := range labhost.Nodes() {
+		env, err := labhost.Node(name)
+		if err != nil {
+			return "", err
+		}
+		c, err := labhost.Command(env, "nslab", "topology", "--format", "json")
+		if err != nil {
+			return "", err
+		}
+		out, err := c.Output()
+		if err != nil {
+			return "", fmt.Errorf("topology of %s: %w", name, err)
+		}
+		var t api.Topology
+		if err := json.Unmarshal(out, &t); err != nil {
+			return "", fmt.Errorf("topology of %s: %w", name, err)
+		}
+		prefix := name + "/"
+		fmt.Fprintf(&b, "  subgraph %s {\n    label=%s;\n", dotQuote("cluster_"+name), dotQuote(name))
+		dotBody(&b, t, prefix, "    ")
+		b.WriteString("  }\n")
+		fmt.Fprintf(&b, "  underlay -- %s [label=%s];\n", dotQuote(prefix+"labhost"), dotQuote(fmt.Sprintf("%s <-> %s %s", name, labhost.UnderlayLink, labhost.NodeAddr(k+1))))
+	}
+	b.WriteString("}\n")
 	return b.String(), nil
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -26,33 +27,48 @@ ports. --format text (the default) prints a tree; dot prints Graphviz; svg and
 png run Graphviz's dot (Debian package graphviz) and write the picture to -o.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			var text func() (string, error)
+			var dot func() (string, error)
 			if env := os.Getenv(labhost.EnvHost); labhost.InNodesSandbox() && (env == "" || labhost.Inside(env)) {
-				if format != "text" {
-					return fmt.Errorf("--format %s: a sandbox of nodes is drawn as text only; draw one node with -H NODE", format)
+				text, dot = sandboxTopology, sandboxDot
+			} else {
+				var t api.Topology
+				if err := call(api.TopologyRequest{}, &t); err != nil {
+					return err
 				}
-				s, err := sandboxTopology()
+				if format == "json" {
+					b, err := json.Marshal(t)
+					if err != nil {
+						return err
+					}
+					return writeOut(output, append(b, '\n'))
+				}
+				text = func() (string, error) { return topologyText(t), nil }
+				dot = func() (string, error) { return topologyDot(t), nil }
+			}
+			switch format {
+			case "text", "dot":
+				draw := text
+				if format == "dot" {
+					draw = dot
+				}
+				s, err := draw()
 				if err != nil {
 					return err
 				}
 				return writeOut(output, []byte(s))
-			}
-			var t api.Topology
-			if err := call(api.TopologyRequest{}, &t); err != nil {
-				return err
-			}
-			switch format {
-			case "text":
-				return writeOut(output, []byte(topologyText(t)))
-			case "dot":
-				return writeOut(output, []byte(topologyDot(t)))
 			case "svg", "png":
-				dot, err := exec.LookPath("dot")
+				src, err := dot()
+				if err != nil {
+					return err
+				}
+				dotBin, err := exec.LookPath("dot")
 				if err != nil {
 					return fmt.Errorf("--format %s needs Graphviz's dot (Debian package graphviz): %w", format, err)
 				}
 				var out, stderr bytes.Buffer
-				g := exec.Command(dot, "-T"+format)
-				g.Stdin, g.Stdout, g.Stderr = strings.NewReader(topologyDot(t)), &out, &stderr
+				g := exec.Command(dotBin, "-T"+format)
+				g.Stdin, g.Stdout, g.Stderr = strings.NewReader(src), &out, &stderr
 				if err := g.Run(); err != nil {
 					return fmt.Errorf("dot -T%s: %v: %s", format, err, stderr.String())
 				}
@@ -64,7 +80,7 @@ png run Graphviz's dot (Debian package graphviz) and write the picture to -o.`,
 			return fmt.Errorf("unknown --format %q: use text, dot, svg or png", format)
 		},
 	}
-	c.Flags().StringVar(&format, "format", "text", "text, dot, svg or png")
+	c.Flags().StringVar(&format, "format", "text", "text, dot, svg or png (json: the engine's data, for a sandbox's picture)")
 	c.Flags().StringVarP(&output, "output", "o", "", "Write to this file instead of standard output")
 	return c
 }
@@ -144,14 +160,30 @@ func extras(c api.TopoContainer) string {
 	return s
 }
 
+// dotHeader opens a Graphviz picture of nslab's.
+const dotHeader = "graph nslab {\n  rankdir=TB;\n  node [shape=box, fontname=\"monospace\", fontsize=10];\n  edge [fontname=\"monospace\", fontsize=9];\n"
+
+// dotQuote is a Graphviz string.
+func dotQuote(s string) string { return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"` }
+
 // topologyDot is the same picture in Graphviz.
 func topologyDot(t api.Topology) string {
 	var b strings.Builder
-	q := func(s string) string { return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"` }
-	b.WriteString("graph nslab {\n  rankdir=TB;\n  node [shape=box, fontname=\"monospace\", fontsize=10];\n  edge [fontname=\"monospace\", fontsize=9];\n")
-	fmt.Fprintf(&b, "  outside [label=%s, style=dashed];\n", q(fmt.Sprintf("outside\\n%s %s\\nexample.com %s\\nDNS %s", t.OutsideLink, t.OutsideAddr, t.OutsideWeb, t.UpstreamDNS)))
-	fmt.Fprintf(&b, "  labhost [label=%s, style=bold];\n", q(fmt.Sprintf("lab host\\n%s %s", t.Uplink, t.UplinkAddr)))
-	fmt.Fprintf(&b, "  outside -- labhost [label=%s];\n", q(t.OutsideLink+" <-> "+t.Uplink))
+	b.WriteString(dotHeader)
+	dotBody(&b, t, "", "  ")
+	b.WriteString("}\n")
+	return b.String()
+}
+
+// dotBody writes a lab host's nodes and edges, each id after prefix (a
+// sandbox draws several lab hosts in one picture: "node2/"), each line
+// after indent.
+func dotBody(b *strings.Builder, t api.Topology, prefix, indent string) {
+	q := dotQuote
+	id := func(s string) string { return q(prefix + s) }
+	fmt.Fprintf(b, "%s%s [label=%s, style=dashed];\n", indent, id("outside"), q(fmt.Sprintf("outside\\n%s %s\\nexample.com %s\\nDNS %s", t.OutsideLink, t.OutsideAddr, t.OutsideWeb, t.UpstreamDNS)))
+	fmt.Fprintf(b, "%s%s [label=%s, style=bold];\n", indent, id("labhost"), q(fmt.Sprintf("lab host\\n%s %s", t.Uplink, t.UplinkAddr)))
+	fmt.Fprintf(b, "%s%s -- %s [label=%s];\n", indent, id("outside"), id("labhost"), q(t.OutsideLink+" <-> "+t.Uplink))
 	for _, n := range t.Networks {
 		label := fmt.Sprintf("bridge %s\\nnetwork %s\\n%s/%s", n.Bridge, n.Name, n.Gateway, strings.SplitN(n.Subnet, "/", 2)[1])
 		node := "br:" + n.Bridge
@@ -162,7 +194,7 @@ func topologyDot(t api.Topology) string {
 		if n.Internal {
 			label += "\\ninternal"
 		}
-		fmt.Fprintf(&b, "  %s [label=%s, shape=ellipse];\n  labhost -- %s;\n", q(node), q(label), q(node))
+		fmt.Fprintf(b, "%s%s [label=%s, shape=ellipse];\n%s%s -- %s;\n", indent, id(node), q(label), indent, id("labhost"), id(node))
 	}
 	for _, c := range t.Containers {
 		label := fmt.Sprintf("container %s\\n%s", c.Name, c.ShortID)
@@ -178,21 +210,19 @@ func topologyDot(t api.Topology) string {
 		if len(c.Endpoints) == 0 {
 			label += "\\nnetwork " + c.NetworkMode
 		}
-		fmt.Fprintf(&b, "  %s [label=%s];\n", q("c:"+c.Name), q(label))
+		fmt.Fprintf(b, "%s%s [label=%s];\n", indent, id("c:"+c.Name), q(label))
 		for _, ep := range c.Endpoints {
 			if ep.HostVeth == "" {
-				fmt.Fprintf(&b, "  %s -- %s [label=%s];\n", q("macvlan:"+ep.Network), q("c:"+c.Name), q("macvlan "+ep.IfName))
+				fmt.Fprintf(b, "%s%s -- %s [label=%s];\n", indent, id("macvlan:"+ep.Network), id("c:"+c.Name), q("macvlan "+ep.IfName))
 				continue
 			}
-			fmt.Fprintf(&b, "  %s -- %s [label=%s];\n", q("br:"+ep.Bridge), q("c:"+c.Name), q(ep.HostVeth+" <-> "+ep.IfName))
+			fmt.Fprintf(b, "%s%s -- %s [label=%s];\n", indent, id("br:"+ep.Bridge), id("c:"+c.Name), q(ep.HostVeth+" <-> "+ep.IfName))
 		}
 		if strings.HasPrefix(c.NetworkMode, "container:") {
-			fmt.Fprintf(&b, "  %s -- %s [style=dotted, label=\"shares netns\"];\n", q("c:"+c.Name), q("c:"+strings.TrimPrefix(c.NetworkMode, "container:")))
+			fmt.Fprintf(b, "%s%s -- %s [style=dotted, label=\"shares netns\"];\n", indent, id("c:"+c.Name), id("c:"+strings.TrimPrefix(c.NetworkMode, "container:")))
 		}
 		if c.NetworkMode == "host" {
-			fmt.Fprintf(&b, "  labhost -- %s [style=dotted, label=\"host netns\"];\n", q("c:"+c.Name))
+			fmt.Fprintf(b, "%s%s -- %s [style=dotted, label=\"host netns\"];\n", indent, id("labhost"), id("c:"+c.Name))
 		}
 	}
-	b.WriteString("}\n")
-	return b.String()
 }
