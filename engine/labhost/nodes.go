@@ -18,7 +18,6 @@ package labhost
 // lab host's containers go with it.
 
 import (
-	"bufio"
 	"fmt"
 	"net/netip"
 	"os"
@@ -32,7 +31,6 @@ import (
 	"github.com/nslab/nslab/engine/netns"
 	"github.com/vishvananda/netlink"
 	vnetns "github.com/vishvananda/netns"
-	"golang.org/x/sys/unix"
 )
 
 const (
@@ -121,29 +119,7 @@ func Nodes() []string {
 // startNodes is the underlay host's engine: the node keeper, started as
 // the daemon is, reporting ready once every node is.
 func startNodes(n int) (int, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return 0, err
-	}
-	rd, wr, err := os.Pipe()
-	if err != nil {
-		return 0, err
-	}
-	defer rd.Close()
-	env := append(InsideEnv(os.Environ(), ""), envNodes+"="+strconv.Itoa(n))
-	pid, err := forkLogged(exe, []string{"nslab", "__nodes"}, env, DaemonLog, wr)
-	wr.Close()
-	if err != nil {
-		return 0, fmt.Errorf("start the node keeper: %w", err)
-	}
-	line, _ := bufio.NewReader(rd).ReadString('\n')
-	if line != "ready\n" {
-		log, _ := os.ReadFile(DaemonLog)
-		unix.Kill(pid, unix.SIGKILL)
-		return 0, fmt.Errorf("the nodes did not start: %s%s", strings.TrimSpace(line), tail(string(log)))
-	}
-	writeDaemonPid(pid)
-	return pid, nil
+	return startReady("__nodes", append(InsideEnv(os.Environ(), ""), envNodes+"="+strconv.Itoa(n)), "node keeper")
 }
 
 // NodesMain is `nslab __nodes`, the node keeper: it runs in the underlay

@@ -367,6 +367,18 @@ func lazyFree(env []string) []string {
 // restore set, the daemon rebuilds its state from the state file and the
 // kernel instead of starting fresh (see engine/daemon/restore.go).
 func startDaemon(restore ...bool) (int, error) {
+	env := lazyFree(InsideEnv(os.Environ(), ""))
+	if len(restore) > 0 && restore[0] {
+		env = append(env, EnvDaemonRestore+"=1")
+	}
+	return startReady("__daemon", env, "engine daemon")
+}
+
+// startReady starts `nslab VERB`, the lab host's engine (the daemon, or a
+// sandbox's node keeper), logged to DaemonLog, and waits until it writes
+// "ready" on fd 3. One that writes anything else, or dies, is killed and
+// its log's tail reported.
+func startReady(verb string, env []string, what string) (int, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return 0, err
@@ -376,14 +388,10 @@ func startDaemon(restore ...bool) (int, error) {
 		return 0, err
 	}
 	defer rd.Close()
-	env := lazyFree(InsideEnv(os.Environ(), ""))
-	if len(restore) > 0 && restore[0] {
-		env = append(env, EnvDaemonRestore+"=1")
-	}
-	pid, err := forkLogged(exe, []string{"nslab", "__daemon"}, env, DaemonLog, wr)
+	pid, err := forkLogged(exe, []string{"nslab", verb}, env, DaemonLog, wr)
 	wr.Close()
 	if err != nil {
-		return 0, fmt.Errorf("start engine daemon: %w", err)
+		return 0, fmt.Errorf("start the %s: %w", what, err)
 	}
 	line, _ := bufio.NewReader(rd).ReadString('\n')
 	if line != "ready\n" {
@@ -391,7 +399,7 @@ func startDaemon(restore ...bool) (int, error) {
 		// It may still run (it wrote something else): it must not
 		// outlive a failed start.
 		unix.Kill(pid, unix.SIGKILL)
-		return 0, fmt.Errorf("engine daemon did not start: %s%s", strings.TrimSpace(line), tail(string(log)))
+		return 0, fmt.Errorf("the %s did not start: %s%s", what, strings.TrimSpace(line), tail(string(log)))
 	}
 	writeDaemonPid(pid)
 	return pid, nil
