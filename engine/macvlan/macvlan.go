@@ -158,15 +158,16 @@ func Attach(h *netlink.Handle, parent netlink.Link, nsPath string, ep Endpoint) 
 // Detach deletes a container's macvlan link. A missing link or namespace
 // is not an error: the kernel deletes a namespace's macvlan links with it.
 func Detach(nsPath, ifName string) error {
-	l, ch, err := find(nsPath, ifName)
-	if ch == nil {
-		return nil
-	}
-	defer ch.Close()
+	h, err := netns.HandleAt(nsPath)
 	if err != nil {
 		return nil
 	}
-	if err := ch.LinkDel(l); err != nil {
+	defer h.Close()
+	l, err := h.LinkByName(ifName)
+	if err != nil {
+		return nil
+	}
+	if err := h.LinkDel(l); err != nil {
 		return fmt.Errorf("delete macvlan %s in %s: %w", ifName, nsPath, err)
 	}
 	return nil
@@ -175,34 +176,19 @@ func Detach(nsPath, ifName string) error {
 // Check says whether the container's namespace still holds its macvlan
 // link: what a restarted daemon checks before it re-adopts the endpoint.
 func Check(nsPath, ifName string) error {
-	l, ch, err := find(nsPath, ifName)
-	if ch != nil {
-		ch.Close()
-	}
+	h, err := netns.HandleAt(nsPath)
 	if err != nil {
 		return err
+	}
+	defer h.Close()
+	l, err := h.LinkByName(ifName)
+	if err != nil {
+		return fmt.Errorf("find %s in %s: %w", ifName, nsPath, err)
 	}
 	if l.Type() != "macvlan" {
 		return fmt.Errorf("%s in %s is a %s, not a macvlan", ifName, nsPath, l.Type())
 	}
 	return nil
-}
-
-func find(nsPath, ifName string) (netlink.Link, *netlink.Handle, error) {
-	ns, err := netns.Open(nsPath)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer ns.Close()
-	ch, err := netlink.NewHandleAt(ns)
-	if err != nil {
-		return nil, nil, fmt.Errorf("netlink handle in %s: %w", nsPath, err)
-	}
-	l, err := ch.LinkByName(ifName)
-	if err != nil {
-		return nil, ch, fmt.Errorf("find %s in %s: %w", ifName, nsPath, err)
-	}
-	return l, ch, nil
 }
 
 // IPVlanSupported says whether the kernel has ipvlan, by making an ipvlan

@@ -105,17 +105,28 @@ func Open(path string) (vnetns.NsHandle, error) {
 	return h, nil
 }
 
-// LoopbackUp brings lo up in the namespace at path; a new namespace starts
-// with it down, and 127.0.0.1 answers nothing until it is up.
-func LoopbackUp(path string) error {
+// HandleAt returns a netlink handle on the namespace pinned at path. Its
+// socket belongs to that namespace for good, so the handle needs no
+// locked thread; close it when done.
+func HandleAt(path string) (*netlink.Handle, error) {
 	ns, err := Open(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer ns.Close()
 	h, err := netlink.NewHandleAt(ns)
 	if err != nil {
-		return fmt.Errorf("netlink handle in %q: %w", path, err)
+		return nil, fmt.Errorf("netlink handle in %q: %w", path, err)
+	}
+	return h, nil
+}
+
+// LoopbackUp brings lo up in the namespace at path; a new namespace starts
+// with it down, and 127.0.0.1 answers nothing until it is up.
+func LoopbackUp(path string) error {
+	h, err := HandleAt(path)
+	if err != nil {
+		return err
 	}
 	defer h.Close()
 	lo, err := h.LinkByName("lo")
@@ -168,14 +179,9 @@ func ConfigureLink(ns vnetns.NsHandle, ifName string, addr netip.Prefix, gw neti
 // default route. A container that joins or leaves a network may change
 // which of its networks gives it its way out.
 func SetDefaultRoute(path, ifName string, gw netip.Addr) error {
-	ns, err := Open(path)
+	h, err := HandleAt(path)
 	if err != nil {
 		return err
-	}
-	defer ns.Close()
-	h, err := netlink.NewHandleAt(ns)
-	if err != nil {
-		return fmt.Errorf("netlink handle in %q: %w", path, err)
 	}
 	defer h.Close()
 	if !gw.IsValid() {
