@@ -117,16 +117,12 @@ starts a shell there.`,
 			if len(args) == 1 {
 				c.Env = append(c.Env, fmt.Sprintf(`PS1=[nslab %s] \w# `, args[0]), "HISTFILE=/dev/null")
 			}
-			c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
-			err = c.Run()
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-					return exitError{128 + int(ws.Signal())}
-				}
-				return exitError{ee.ExitCode()}
+			if c.Err != nil {
+				return c.Err // no nsenter
 			}
-			return err
+			// Become nsenter, as host and outside exec their commands:
+			// its exit status and signals are the command's.
+			return syscall.Exec(c.Path, c.Args, c.Env)
 		},
 	}
 	c.Flags().SetInterspersed(false)
