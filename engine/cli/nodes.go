@@ -149,6 +149,28 @@ func underlayCmd() *cobra.Command {
 	return c
 }
 
+// nodeTopology is one node's topology, from its own `topology --format
+// json`: the node's daemon is reached from inside the node.
+func nodeTopology(name string) (api.Topology, error) {
+	var t api.Topology
+	env, err := labhost.Node(name)
+	if err != nil {
+		return t, err
+	}
+	c, err := labhost.Command(env, "nslab", "topology", "--format", "json")
+	if err != nil {
+		return t, err
+	}
+	out, err := c.Output()
+	if err == nil {
+		err = json.Unmarshal(out, &t)
+	}
+	if err != nil {
+		return t, fmt.Errorf("topology of %s: %w", name, err)
+	}
+	return t, nil
+}
+
 // sandboxTopology draws a sandbox of nodes: the underlay, then each node
 // as `nslab topology` draws a lab host.
 func sandboxTopology() (string, error) {
@@ -159,20 +181,12 @@ func sandboxTopology() (string, error) {
 		fmt.Fprintf(&b, "  | veth pair %s <-> %s of %s  %s\n", name, labhost.UnderlayLink, name, labhost.NodeAddr(k+1))
 	}
 	for _, name := range nodes {
-		env, err := labhost.Node(name)
+		t, err := nodeTopology(name)
 		if err != nil {
 			return "", err
-		}
-		c, err := labhost.Command(env, "nslab", "topology")
-		if err != nil {
-			return "", err
-		}
-		out, err := c.Output()
-		if err != nil {
-			return "", fmt.Errorf("topology of %s: %w", name, err)
 		}
 		fmt.Fprintf(&b, "%s:\n", name)
-		for _, line := range strings.SplitAfter(strings.TrimRight(string(out), "\n"), "\n") {
+		for _, line := range strings.SplitAfter(strings.TrimRight(topologyText(t), "\n"), "\n") {
 			b.WriteString("    " + strings.TrimRight(line, "\n") + "\n")
 		}
 	}
@@ -187,21 +201,9 @@ func sandboxDot() (string, error) {
 	b.WriteString(dotHeader)
 	fmt.Fprintf(&b, "  underlay [label=%s, shape=ellipse, style=bold];\n", dotQuote(fmt.Sprintf("sandbox: bridge %s\\n%s, MTU 1500", labhost.UnderlayBridge, labhost.UnderlayGateway)))
 	for k, name := range labhost.Nodes() {
-		env, err := labhost.Node(name)
+		t, err := nodeTopology(name)
 		if err != nil {
 			return "", err
-		}
-		c, err := labhost.Command(env, "nslab", "topology", "--format", "json")
-		if err != nil {
-			return "", err
-		}
-		out, err := c.Output()
-		if err != nil {
-			return "", fmt.Errorf("topology of %s: %w", name, err)
-		}
-		var t api.Topology
-		if err := json.Unmarshal(out, &t); err != nil {
-			return "", fmt.Errorf("topology of %s: %w", name, err)
 		}
 		prefix := name + "/"
 		fmt.Fprintf(&b, "  subgraph %s {\n    label=%s;\n", dotQuote("cluster_"+name), dotQuote(name))
