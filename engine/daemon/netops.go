@@ -286,8 +286,11 @@ func (d *Daemon) createNetwork(req api.NetworkCreate) (*Network, error) {
 	} else if n.Gateway, err = pool.Allocate(); err != nil {
 		return nil, err
 	}
-	if err := n.setAuxAddresses(pool, req.AuxAddress); err != nil {
+	if err := reserveAux(pool, n.Subnet, req.AuxAddress); err != nil {
 		return nil, err
+	}
+	if len(req.AuxAddress) > 0 {
+		n.AuxAddress = req.AuxAddress
 	}
 	n.pool = pool
 	if driver == driverMacvlan {
@@ -313,9 +316,9 @@ func setRange(pool *ipam.Pool, subnet netip.Prefix, r string) error {
 	return pool.SetRange(p)
 }
 
-// setAuxAddresses takes each --aux-address out of pool, after the gateway
-// as dockerd does (so one on the gateway is refused), and keeps them in n.
-func (n *Network) setAuxAddresses(pool *ipam.Pool, aux map[string]string) error {
+// reserveAux takes each --aux-address out of pool, after the gateway as
+// dockerd does (so one on the gateway is refused), in name order.
+func reserveAux(pool *ipam.Pool, subnet netip.Prefix, aux map[string]string) error {
 	names := make([]string, 0, len(aux))
 	for name := range aux {
 		names = append(names, name)
@@ -323,15 +326,12 @@ func (n *Network) setAuxAddresses(pool *ipam.Pool, aux map[string]string) error 
 	sort.Strings(names)
 	for _, name := range names {
 		a, err := netip.ParseAddr(aux[name])
-		if err != nil || !n.Subnet.Contains(a) {
+		if err != nil || !subnet.Contains(a) {
 			return fmt.Errorf("no matching subnet for aux-address %s", aux[name])
 		}
 		if err := pool.Reserve(a); err != nil {
 			return fmt.Errorf("failed to allocate secondary ip address (%s:%s): Address already in use", name, aux[name])
 		}
-	}
-	if len(aux) > 0 {
-		n.AuxAddress = aux
 	}
 	return nil
 }

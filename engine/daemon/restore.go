@@ -217,9 +217,7 @@ func (n *Network) restorePool() error {
 	if err := pool.Reserve(n.Gateway); err != nil {
 		return fmt.Errorf("restore network %s: gateway: %w", n.Name, err)
 	}
-	aux := n.AuxAddress
-	n.AuxAddress = nil
-	if err := n.setAuxAddresses(pool, aux); err != nil {
+	if err := reserveAux(pool, n.Subnet, n.AuxAddress); err != nil {
 		return fmt.Errorf("restore network %s: %w", n.Name, err)
 	}
 	n.pool = pool
