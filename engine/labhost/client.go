@@ -102,10 +102,9 @@ func isTimeout(err error) bool {
 // restarts its daemon; a lab host that ended has no root to look at.
 func restarting(dialErr error) bool {
 	if _, err := os.Stat(reachRoot + ExitsDir); err != nil {
-		return false // not an nslab-engine lab host, or gone
-	}
-	if _, err := os.Stat(reachRoot + NodesDir); err == nil {
-		return false // a sandbox's underlay host: no daemon to wait for
+		// Not an nslab engine daemon's lab host (Docker's, or a
+		// sandbox's underlay host), or gone.
+		return false
 	}
 	if errors.Is(dialErr, syscall.ECONNREFUSED) || errors.Is(dialErr, os.ErrNotExist) {
 		return true

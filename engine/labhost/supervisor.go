@@ -371,7 +371,11 @@ func startDaemon(restore ...bool) (int, error) {
 	if len(restore) > 0 && restore[0] {
 		env = append(env, EnvDaemonRestore+"=1")
 	}
-	return startReady("__daemon", env, "engine daemon")
+	pid, err := startReady("__daemon", env, "engine daemon")
+	if err == nil {
+		writeDaemonPid(pid)
+	}
+	return pid, err
 }
 
 // startReady starts `nslab VERB`, the lab host's engine (the daemon, or a
@@ -401,7 +405,6 @@ func startReady(verb string, env []string, what string) (int, error) {
 		unix.Kill(pid, unix.SIGKILL)
 		return 0, fmt.Errorf("the %s did not start: %s%s", what, strings.TrimSpace(line), tail(string(log)))
 	}
-	writeDaemonPid(pid)
 	return pid, nil
 }
 
