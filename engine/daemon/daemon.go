@@ -181,7 +181,7 @@ func (d *Daemon) predefinedNetworks(rules bool) error {
 		n.ID = container.NewID()
 		n.Created = now
 		d.networks[n.ID] = n
-		if n.Driver == "bridge" && rules {
+		if n.Driver == driverBridge && rules {
 			if err := firewall.AddNetwork(n.firewall()); err != nil {
 				return err
 			}

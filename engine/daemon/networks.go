@@ -55,12 +55,12 @@ type Network struct {
 // userDefined reports whether n is a network made by network create: the
 // ones with an embedded DNS server.
 func (n *Network) userDefined() bool {
-	return n.Driver == "bridge" && !n.Default || n.Driver == "macvlan"
+	return n.Driver == driverBridge && !n.Default || n.Driver == driverMacvlan
 }
 
 // hasEndpoints reports whether containers attach to n with endpoints of
 // their own: bridge and macvlan networks, not host or none.
-func (n *Network) hasEndpoints() bool { return n.Driver == "bridge" || n.Driver == "macvlan" }
+func (n *Network) hasEndpoints() bool { return n.Driver == driverBridge || n.Driver == driverMacvlan }
 
 // macvlanMode is a macvlan network's mode: -o macvlan_mode, or bridge.
 func (n *Network) macvlanMode() string {

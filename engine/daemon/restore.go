@@ -163,7 +163,7 @@ func Restore(dir string) (*Daemon, error) {
 func (d *Daemon) restoreNetworks(saved []*Network) error {
 	haveDefault := false
 	for _, n := range saved {
-		if n.Driver == "bridge" {
+		if n.Driver == driverBridge {
 			if err := n.restorePool(); err != nil {
 				return err
 			}
