@@ -36,6 +36,10 @@ func hostFlag(args []string) (node string, rest []string, err error) {
 	return "", args, nil
 }
 
+// drawSandbox is selectNode's verdict that topology, given no -H in a
+// sandbox of nodes, draws the whole sandbox rather than one node.
+var drawSandbox bool
+
 // selectNode points a command at a node of a sandbox with nodes: the one
 // -H names, or node1. A command given on the real host for such a sandbox
 // first enters its underlay host, where the nodes are visible; `node` and
@@ -81,7 +85,8 @@ func selectNode() error {
 			return nil // NSLAB_HOST names a node already
 		}
 		if verb == "topology" {
-			return nil // the whole sandbox: sandboxTopology
+			drawSandbox = true // the whole sandbox: sandboxTopology
+			return nil
 		}
 		node = labhost.DefaultNode
 	}

@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/nslab/nslab/engine/api"
-	"github.com/nslab/nslab/engine/labhost"
 	"github.com/spf13/cobra"
 )
 
@@ -29,7 +28,7 @@ png run Graphviz's dot (Debian package graphviz) and write the picture to -o.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var text func() (string, error)
 			var dot func() (string, error)
-			if env := os.Getenv(labhost.EnvHost); labhost.InNodesSandbox() && (env == "" || labhost.Inside(env)) {
+			if drawSandbox {
 				text, dot = sandboxTopology, sandboxDot
 			} else {
 				var t api.Topology
