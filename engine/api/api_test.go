@@ -142,7 +142,7 @@ func TestOpsAreDistinct(t *testing.T) {
 		RunOptions{}, PsRequest{}, InspectRequest{}, ExecInfoRequest{}, LogsRequest{}, KillRequest{}, StopRequest{}, RmRequest{},
 		PortRequest{}, NetworkLsRequest{}, NetworkInspectRequest{}, NetworkCreate{}, NetworkRmRequest{},
 		NetworkConnectRequest{}, NetworkDisconnectRequest{}, TopologyRequest{}, ImagesRequest{},
-		StartRequest{}, RestartRequest{},
+		StartRequest{}, RestartRequest{}, NodeLsRequest{},
 	} {
 		if !seen[req.Op()] {
 			t.Errorf("%T.Op() = %q, not in Ops", req, req.Op())

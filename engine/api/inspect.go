@@ -372,6 +372,14 @@ type NetworkResource struct {
 	Containers map[string]EndpointResource
 	Options    map[string]string
 	Labels     map[string]string
+	// Peers are the nodes that have joined an overlay network.
+	Peers []PeerInfo `json:",omitempty"`
+}
+
+// PeerInfo is a node in an overlay network's Peers.
+type PeerInfo struct {
+	Name string
+	IP   string
 }
 
 // IPAM is a network's address management: its driver and subnets.

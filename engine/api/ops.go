@@ -26,13 +26,14 @@ const (
 	OpNetworkDisconnect = "network-disconnect"
 	OpTopology          = "topology"
 	OpImages            = "images"
+	OpNodeLs            = "node-ls"
 )
 
 // Ops is every operation, for checks that each has a handler.
 var Ops = []string{
 	OpRun, OpPs, OpInspect, OpExecInfo, OpLogs, OpKill, OpStop, OpRm, OpPort,
 	OpNetworkLs, OpNetworkInspect, OpNetworkCreate, OpNetworkRm, OpNetworkConnect, OpNetworkDisconnect,
-	OpTopology, OpImages,
+	OpTopology, OpImages, OpNodeLs,
 }
 
 // Operation is a request body: it knows the operation it is for.
@@ -106,6 +107,18 @@ func (PortRequest) Op() string { return OpPort }
 
 // NetworkLsRequest lists networks; the daemon answers []NetworkSummary.
 type NetworkLsRequest struct{}
+
+// NodeLsRequest lists the swarm's nodes (docker node ls); the daemon
+// answers []NodeSummary.
+type NodeLsRequest struct{}
+
+func (NodeLsRequest) Op() string { return OpNodeLs }
+
+// NodeSummary is a row of docker node ls.
+type NodeSummary struct {
+	ID, Hostname, Status, Availability, ManagerStatus string
+	Self                                              bool
+}
 
 func (NetworkLsRequest) Op() string { return OpNetworkLs }
 

@@ -106,6 +106,9 @@ type NetworkCreate struct {
 	// AuxAddress is --aux-address NAME=IP: addresses kept out of use.
 	AuxAddress map[string]string `json:",omitempty"`
 	Internal   bool
+	// Attachable is --attachable: an overlay network that containers
+	// run by hand, not only services, may join.
+	Attachable bool `json:",omitempty"`
 	Options    map[string]string
 }
 
@@ -130,6 +133,9 @@ type TopoNetwork struct {
 	Name, Bridge, Subnet, Gateway string
 	Internal                      bool
 	Driver, Parent, Mode          string `json:",omitempty"`
+	// An overlay network's VNI and its namespace on this node.
+	VNI       int    `json:",omitempty"`
+	Namespace string `json:",omitempty"`
 }
 
 // TopoContainer is a running container.

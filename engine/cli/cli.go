@@ -70,7 +70,7 @@ func Main() int {
 		fmt.Fprintln(os.Stderr, "nslab:", err)
 		return 1
 	}
-	if len(os.Args) > 1 && needsLabHost(os.Args[1]) {
+	if len(os.Args) > 1 && (needsLabHost(os.Args[1]) || dockerNodeVerb(os.Args[1:])) {
 		reached, err := false, error(nil)
 		if callsOnly(os.Args[1:]) {
 			reached, err = labhost.Reach()

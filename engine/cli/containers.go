@@ -440,6 +440,7 @@ func networkCreateCmd() *cobra.Command {
 	f.StringVar(&req.IPRange, "ip-range", "", "Allocate container ip from a sub-range")
 	f.StringArrayVar(&aux, "aux-address", nil, "Auxiliary IPv4 addresses used by Network driver (NAME=IP)")
 	f.BoolVar(&req.Internal, "internal", false, "Restrict external access to the network")
+	f.BoolVar(&req.Attachable, "attachable", false, "Enable manual container attachment")
 	f.StringArrayVarP(&opts, "opt", "o", nil, "Set driver specific options")
 	return c
 }

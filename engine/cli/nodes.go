@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 
 	"github.com/nslab/nslab/engine/api"
 	"github.com/nslab/nslab/engine/labhost"
@@ -54,8 +55,8 @@ func selectNode() error {
 	if len(rest) > 0 {
 		verb = rest[0]
 	}
-	local := verb == "node" || verb == "underlay"
-	if !local && (verb == "" || !needsLabHost(verb)) {
+	local := verb == "node" && !dockerNodeVerb(rest) || verb == "underlay"
+	if !local && (verb == "" || !needsLabHost(verb) && !dockerNodeVerb(rest)) {
 		if node != "" && verb == "" {
 			return fmt.Errorf("-H %s: name a command after it, as in docker -H %s ps", node, node)
 		}
@@ -107,19 +108,26 @@ lab host; docker there talks to that node's engine. Without a command it
 starts a shell there.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if dockerNodeVerb(append([]string{"node"}, args...)) {
+				return dockerNode(args)
+			}
 			env, err := labhost.Node(args[0])
 			if err != nil {
 				return err
 			}
 			argv := args[1:]
-			if len(argv) == 0 {
+			if len(argv) > 0 && argv[0] == "--" {
+				argv = argv[1:] // flag parsing is off: the -- is ours to drop
+			}
+			shell := len(argv) == 0
+			if shell {
 				argv = shellArgv()
 			}
 			c, err := labhost.Command(env, argv...)
 			if err != nil {
 				return err
 			}
-			if len(args) == 1 {
+			if shell {
 				c.Env = append(c.Env, fmt.Sprintf(`PS1=[nslab %s] \w# `, args[0]), "HISTFILE=/dev/null")
 			}
 			if c.Err != nil {
@@ -185,15 +193,30 @@ func sandboxTopology() (string, error) {
 	for k, name := range nodes {
 		fmt.Fprintf(&b, "  | veth pair %s <-> %s of %s  %s\n", name, labhost.UnderlayLink, name, labhost.NodeAddr(k+1))
 	}
+	var tunnels []string
+	on := map[string][]string{}
+	vni := map[string]int{}
 	for _, name := range nodes {
 		t, err := nodeTopology(name)
 		if err != nil {
 			return "", err
 		}
+		for _, n := range t.Networks {
+			if n.Driver == "overlay" {
+				if on[n.Name] == nil {
+					tunnels = append(tunnels, n.Name)
+				}
+				on[n.Name] = append(on[n.Name], name)
+				vni[n.Name] = n.VNI
+			}
+		}
 		fmt.Fprintf(&b, "%s:\n", name)
 		for _, line := range strings.SplitAfter(strings.TrimRight(topologyText(t), "\n"), "\n") {
 			b.WriteString("    " + strings.TrimRight(line, "\n") + "\n")
 		}
+	}
+	for _, name := range tunnels {
+		fmt.Fprintf(&b, "tunnels of overlay network %s (VXLAN VNI %d, udp 4789 over the underlay) between %s\n", name, vni[name], strings.Join(on[name], ", "))
 	}
 	return b.String(), nil
 }
@@ -205,10 +228,24 @@ func sandboxDot() (string, error) {
 	var b strings.Builder
 	b.WriteString(dotHeader)
 	fmt.Fprintf(&b, "  underlay [label=%s, shape=ellipse, style=bold];\n", dotQuote(fmt.Sprintf("sandbox: bridge %s\\n%s, MTU 1500", labhost.UnderlayBridge, labhost.UnderlayGateway)))
+	// on is, for each overlay network, the nodes that have joined it:
+	// the ends of its tunnels.
+	on := map[string][]string{}
+	vni := map[string]int{}
+	var overlays []string
 	for k, name := range labhost.Nodes() {
 		t, err := nodeTopology(name)
 		if err != nil {
 			return "", err
+		}
+		for _, n := range t.Networks {
+			if n.Driver == "overlay" {
+				if on[n.Name] == nil {
+					overlays = append(overlays, n.Name)
+				}
+				on[n.Name] = append(on[n.Name], name)
+				vni[n.Name] = n.VNI
+			}
 		}
 		prefix := name + "/"
 		fmt.Fprintf(&b, "  subgraph %s {\n    label=%s;\n", dotQuote("cluster_"+name), dotQuote(name))
@@ -216,6 +253,57 @@ func sandboxDot() (string, error) {
 		b.WriteString("  }\n")
 		fmt.Fprintf(&b, "  underlay -- %s [label=%s];\n", dotQuote(prefix+"labhost"), dotQuote(fmt.Sprintf("%s <-> %s %s", name, labhost.UnderlayLink, labhost.NodeAddr(k+1))))
 	}
+	// The tunnels: VXLAN between every two nodes on a network, carried
+	// by the underlay.
+	for _, name := range overlays {
+		nodes := on[name]
+		for i := range nodes {
+			for _, other := range nodes[i+1:] {
+				fmt.Fprintf(&b, "  %s -- %s [label=%s, style=dashed, color=blue];\n", dotQuote(nodes[i]+"/overlay:"+name), dotQuote(other+"/overlay:"+name), dotQuote(fmt.Sprintf("VXLAN VNI %d, udp 4789", vni[name])))
+			}
+		}
+	}
 	b.WriteString("}\n")
 	return b.String(), nil
+}
+
+// dockerNodeVerb reports whether args (from "node" on) are Docker's
+// `docker node` command about the swarm's nodes rather than nslab's
+// `node NODE`: no node is called ls, inspect, ps, rm, update, promote or
+// demote.
+func dockerNodeVerb(args []string) bool {
+	if len(args) < 2 || args[0] != "node" {
+		return false
+	}
+	switch args[1] {
+	case "ls", "list", "inspect", "ps", "rm", "update", "promote", "demote":
+		return true
+	}
+	return false
+}
+
+// dockerNode is docker node ls, in Docker's table: the manager's view of
+// the swarm, its own node starred. The other docker node commands manage
+// a swarm nslab does not have.
+func dockerNode(args []string) error {
+	if args[0] != "ls" && args[0] != "list" {
+		return fmt.Errorf("docker node %s: nslab's swarm has fixed nodes, node1 its manager and the others workers; it lists them (docker node ls), and no more", args[0])
+	}
+	if len(args) > 1 {
+		return fmt.Errorf("docker node ls: nslab takes no options here (got %s)", strings.Join(args[1:], " "))
+	}
+	var rows []api.NodeSummary
+	if err := call(api.NodeLsRequest{}, &rows); err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 3, ' ', 0)
+	fmt.Fprintln(w, "ID\tHOSTNAME\tSTATUS\tAVAILABILITY\tMANAGER STATUS\tENGINE VERSION")
+	for _, r := range rows {
+		id := r.ID + "  "
+		if r.Self {
+			id = r.ID + " *"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", id, r.Hostname, r.Status, r.Availability, r.ManagerStatus, serverVersion().Version)
+	}
+	return w.Flush()
 }

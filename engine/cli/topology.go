@@ -126,12 +126,18 @@ func topologyText(t api.Topology) string {
 			kind = ", internal"
 		}
 		key := n.Bridge
-		if n.Driver == "macvlan" {
+		switch n.Driver {
+		case "macvlan":
 			// No bridge and no address on the lab host: the links hang
 			// off the parent, and the gateway is a router on its LAN.
 			key = "macvlan:" + n.Name
 			fmt.Fprintf(&b, "  macvlan on %s, mode %s (network %s%s): %s, gateway %s out on the LAN\n", n.Parent, n.Mode, n.Name, kind, n.Subnet, n.Gateway)
-		} else {
+		case "overlay":
+			// A namespace of its own: br0 and vxlan0, whose socket
+			// stays in the lab host.
+			key = "overlay:" + n.Name
+			fmt.Fprintf(&b, "  overlay network %s%s, VNI %d: namespace %s, bridge %s %s/%s, vxlan0 to the other nodes over udp 4789\n", n.Name, kind, n.VNI, n.Namespace, n.Bridge, n.Gateway, strings.SplitN(n.Subnet, "/", 2)[1])
+		default:
 			fmt.Fprintf(&b, "  bridge %s (network %s%s): %s/%s\n", n.Bridge, n.Name, kind, n.Gateway, strings.SplitN(n.Subnet, "/", 2)[1])
 		}
 		ports := byBridge[key]
@@ -190,6 +196,10 @@ func dotBody(b *strings.Builder, t api.Topology, prefix, indent string) {
 			label = fmt.Sprintf("macvlan on %s (%s)\\nnetwork %s\\n%s gateway %s", n.Parent, n.Mode, n.Name, n.Subnet, n.Gateway)
 			node = "macvlan:" + n.Name
 		}
+		if n.Driver == "overlay" {
+			label = fmt.Sprintf("overlay network %s, VNI %d\\nnamespace %s\\nbridge %s %s/%s + vxlan0", n.Name, n.VNI, n.Namespace, n.Bridge, n.Gateway, strings.SplitN(n.Subnet, "/", 2)[1])
+			node = "overlay:" + n.Name
+		}
 		if n.Internal {
 			label += "\\ninternal"
 		}
@@ -215,7 +225,11 @@ func dotBody(b *strings.Builder, t api.Topology, prefix, indent string) {
 				fmt.Fprintf(b, "%s%s -- %s [label=%s];\n", indent, id("macvlan:"+ep.Network), id("c:"+c.Name), q("macvlan "+ep.IfName))
 				continue
 			}
-			fmt.Fprintf(b, "%s%s -- %s [label=%s];\n", indent, id("br:"+ep.Bridge), id("c:"+c.Name), q(ep.HostVeth+" <-> "+ep.IfName))
+			br := "br:" + ep.Bridge
+			if strings.HasPrefix(ep.Bridge, "overlay:") {
+				br = ep.Bridge
+			}
+			fmt.Fprintf(b, "%s%s -- %s [label=%s];\n", indent, id(br), id("c:"+c.Name), q(ep.HostVeth+" <-> "+ep.IfName))
 		}
 		if strings.HasPrefix(c.NetworkMode, "container:") {
 			fmt.Fprintf(b, "%s%s -- %s [style=dotted, label=\"shares netns\"];\n", indent, id("c:"+c.Name), id("c:"+strings.TrimPrefix(c.NetworkMode, "container:")))

@@ -61,6 +61,9 @@ type Daemon struct {
 	// shuttingDown: the daemon is stopping its containers, and no restart
 	// policy starts them again. Guarded by mu.
 	shuttingDown bool
+	// swarm is this daemon's part in the sandbox's swarm, nil unless the
+	// lab host is a node (overlay.go). Set before the socket opens.
+	swarm *swarmNode
 	// goneBridges are bridges of networks a restored daemon found half
 	// removed; reconcile deletes their rules (restore.go).
 	goneBridges []string
@@ -80,6 +83,10 @@ func Run() int {
 	}
 	d, err := start(labhost.StateDir)
 	if err != nil {
+		fmt.Fprintf(ready, "%v\n", err)
+		return 1
+	}
+	if err := d.startSwarm(); err != nil {
 		fmt.Fprintf(ready, "%v\n", err)
 		return 1
 	}
@@ -221,6 +228,7 @@ type handler func(d *Daemon, s *api.ServerConn)
 var handlers = table(
 	entry{api.RunOptions{}.Op(), (*Daemon).handleRun},
 	unary((*Daemon).handlePs),
+	unary((*Daemon).handleNodeLs),
 	unary((*Daemon).handleInspect),
 	unary((*Daemon).handleExecInfo),
 	unary((*Daemon).handleLogs),

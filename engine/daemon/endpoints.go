@@ -33,6 +33,12 @@ type Endpoint struct {
 	Aliases    []string // --network-alias / --alias
 	IPv4Req    string   // --ip as asked, inspect's IPAMConfig
 	DNSNames   []string // names the embedded DNS server answers, first one for PTR
+	// OverlayNS is, for an endpoint on an overlay network, the network's
+	// namespace on this node, where HostVeth is (on br0).
+	OverlayNS string `json:",omitempty"`
+	// Hidden marks a container's endpoint on docker_gwbridge, which
+	// Docker keeps out of the container's inspect.
+	Hidden bool `json:",omitempty"`
 }
 
 // attach allocates an address on n (ip, if given) and wires a veth for it
@@ -40,6 +46,9 @@ type Endpoint struct {
 func (d *Daemon) attach(c *Container, n *Network, aliases []string, ipReq string) (*Endpoint, error) {
 	if err := checkEndpointRequest(n, aliases, ipReq); err != nil {
 		return nil, err
+	}
+	if n.Driver == driverOverlay {
+		return d.attachOverlay(c, n, aliases, ipReq)
 	}
 	var ip netip.Addr
 	if ipReq != "" {
@@ -112,7 +121,9 @@ func (d *Daemon) pickGateway(c *Container) error {
 	bestName := ""
 	for _, ep := range c.Endpoints {
 		n, ok := d.networks[ep.NetworkID]
-		if !ok || n.Internal {
+		if !ok || n.Internal || n.Driver == driverOverlay {
+			// An overlay network gives no way out: its containers
+			// leave through docker_gwbridge.
 			continue
 		}
 		if best == nil || n.Name < bestName {
@@ -163,6 +174,9 @@ func (d *Daemon) wire(c *Container, n *Network, ep *Endpoint, route netip.Addr) 
 // unwire deletes the endpoint's link: the host end of its veth (the
 // kernel deletes the peer), or its macvlan link inside the container.
 func (d *Daemon) unwire(c *Container, ep *Endpoint) error {
+	if ep.OverlayNS != "" {
+		return nil // detachOverlay
+	}
 	if ep.HostVeth == "" {
 		return macvlan.Detach(c.SandboxKey, ep.IfName)
 	}
@@ -185,6 +199,10 @@ func checkRunEndpoint(n *Network, aliases []string, ipReq string) error {
 
 // checkEndpointRequest validates --network-alias and --ip for network n.
 func checkEndpointRequest(n *Network, aliases []string, ipReq string) error {
+	if n.Driver == driverOverlay && !n.Attachable {
+		// dockerd's words: only services may join such a network.
+		return fmt.Errorf("Could not attach to network %s: rpc error: code = PermissionDenied desc = network %s not manually attachable", n.Name, n.Name)
+	}
 	if len(aliases) > 0 && !n.userDefined() {
 		return errors.New("network-scoped alias is supported only for containers in user defined networks")
 	}
@@ -242,7 +260,7 @@ func dedup(in []string) []string {
 // shows the port gone: DetachFast returns once the kernel has unlisted the
 // veth, leaving only the kernel's RCU barrier to run on. Call with d.mu held.
 func (d *Daemon) detach(c *Container, ep *Endpoint) {
-	if len(c.Ports) > 0 && c.Endpoints[0] == ep {
+	if len(c.Ports) > 0 && d.portEndpoint(c) == ep {
 		// Published ports go to the first endpoint's address: they go
 		// with it, as Docker drops the mapping with the endpoint.
 		d.unpublish(c)
@@ -263,6 +281,9 @@ func (d *Daemon) detach(c *Container, ep *Endpoint) {
 			c.Endpoints = append(c.Endpoints[:i], c.Endpoints[i+1:]...)
 			break
 		}
+	}
+	if ep.OverlayNS != "" {
+		d.detachOverlay(c, ep)
 	}
 	d.updateDNSView(c)
 	if c.running() {

@@ -232,6 +232,9 @@ func (d *Daemon) keepForInspect(c *Container) {
 		st.SandboxID, st.SandboxKey = st.HostSandboxID, d.hostSandboxKey()
 	}
 	for _, ep := range c.Endpoints {
+		if ep.Hidden {
+			continue
+		}
 		es := d.endpointJSON(c, ep)
 		st.Networks = append(st.Networks, keptEndpoint{Network: ep.Network, Connected: ep.Network != c.NetworkMode, Settings: api.EndpointSettings{
 			IPAMConfig: es.IPAMConfig, Links: es.Links, Aliases: es.Aliases, NetworkID: es.NetworkID,
@@ -251,6 +254,9 @@ func (d *Daemon) endpointJSON(c *Container, ep *Endpoint) *api.EndpointSettings 
 	es := &api.EndpointSettings{
 		Aliases: ep.Aliases, NetworkID: ep.NetworkID, EndpointID: ep.EndpointID, Gateway: ep.Gateway.String(),
 		IPAddress: ep.Addr.Addr().String(), IPPrefixLen: ep.Addr.Bits(), MacAddress: ep.MAC,
+	}
+	if !ep.Gateway.IsValid() {
+		es.Gateway = "" // an overlay endpoint: no gateway, as in Docker
 	}
 	if ep.IPv4Req != "" {
 		es.IPAMConfig = &api.EndpointIPAMConfig{IPv4Address: ep.IPv4Req}
@@ -280,6 +286,9 @@ func (d *Daemon) networkSettingsJSON(c *Container) *api.NetworkSettings {
 	case c.running():
 		ns.SandboxID, ns.SandboxKey, ns.Ports = c.SandboxID, c.SandboxKey, portsJSON(c)
 		for _, ep := range c.Endpoints {
+			if ep.Hidden {
+				continue // docker_gwbridge's: Docker does not show it
+			}
 			es := d.endpointJSON(c, ep)
 			ns.Networks[ep.Network] = es
 			if ep.Network == "bridge" {

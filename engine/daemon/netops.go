@@ -160,8 +160,11 @@ func (d *Daemon) checkDriver(driver string) error {
 	switch driver {
 	case driverBridge, driverMacvlan:
 		return nil
-	case "overlay":
-		return errors.New(notSwarm)
+	case driverOverlay:
+		if d.swarm == nil {
+			return errors.New(notSwarm)
+		}
+		return nil
 	case "host", "null":
 		return fmt.Errorf("only one instance of %q network is allowed", driver)
 	case "ipvlan":
@@ -219,6 +222,9 @@ func (d *Daemon) createNetwork(req api.NetworkCreate) (*Network, error) {
 	if err := d.checkDriver(driver); err != nil {
 		return nil, err
 	}
+	if driver == driverOverlay {
+		return d.createOverlay(req)
+	}
 	if d.networkByName(req.Name) != nil {
 		return nil, fmt.Errorf("network with name %s already exists", req.Name)
 	}
@@ -231,6 +237,7 @@ func (d *Daemon) createNetwork(req api.NetworkCreate) (*Network, error) {
 	n := &Network{
 		ID: container.NewID(), Name: req.Name, Driver: driver, Created: time.Now(),
 		Internal: req.Internal, Options: map[string]string{}, OwnBridge: driver == driverBridge,
+		Attachable: req.Attachable, // shown by inspect, as dockerd keeps it
 	}
 	if err := checkOptions(n, req.Options); err != nil {
 		return nil, err
@@ -431,6 +438,8 @@ func (d *Daemon) removeNetwork(ref string) error {
 		}
 	}
 	switch {
+	case n.Driver == driverOverlay:
+		return d.removeOverlay(n)
 	case n.Driver == driverMacvlan:
 		if n.OwnParent {
 			if err := macvlan.DeleteParent(d.nl, n.Parent); err != nil {

@@ -48,19 +48,44 @@ type Network struct {
 	// the user made); network rm then leaves it alone, as Docker does.
 	OwnBridge bool
 	Options   map[string]string
-	pool      *ipam.Pool
-	link      netlink.Link // the bridge, as bridge.Ensure returned it; a macvlan network's parent
+	// Attachable and VNI are an overlay network's (--attachable, and its
+	// VXLAN network identifier).
+	Attachable bool `json:",omitempty"`
+	VNI        int  `json:",omitempty"`
+	// LB is this node's load-balancer endpoint on an overlay network,
+	// while a container here is on it (overlay.go).
+	LB   *lbEndpoint `json:",omitempty"`
+	pool *ipam.Pool
+	link netlink.Link // the bridge, as bridge.Ensure returned it; a macvlan network's parent
 }
 
 // userDefined reports whether n is a network made by network create: the
 // ones with an embedded DNS server.
 func (n *Network) userDefined() bool {
-	return n.Driver == driverBridge && !n.Default || n.Driver == driverMacvlan
+	switch n.Driver {
+	case driverBridge:
+		// docker_gwbridge is made by dockerd, and has no names.
+		return !n.Default && n.Name != gwBridge
+	case driverMacvlan, driverOverlay:
+		return true
+	}
+	return false
 }
 
 // hasEndpoints reports whether containers attach to n with endpoints of
 // their own: bridge and macvlan networks, not host or none.
-func (n *Network) hasEndpoints() bool { return n.Driver == driverBridge || n.Driver == driverMacvlan }
+func (n *Network) hasEndpoints() bool {
+	return n.Driver == driverBridge || n.Driver == driverMacvlan || n.Driver == driverOverlay
+}
+
+// scope is network ls's SCOPE: swarm for overlay networks, which every
+// node of the swarm shares.
+func (n *Network) scope() string {
+	if n.Driver == driverOverlay {
+		return "swarm"
+	}
+	return "local"
+}
 
 // macvlanMode is a macvlan network's mode: -o macvlan_mode, or bridge.
 func (n *Network) macvlanMode() string {
@@ -92,6 +117,11 @@ func (d *Daemon) network(ref string) (*Network, error) {
 		}
 	}
 	if found == nil {
+		if d.refreshSwarm() {
+			// A swarm network made a moment ago on the manager
+			// may not have reached this node's poller yet.
+			return d.network(ref)
+		}
 		return nil, fmt.Errorf("network %s not found", ref)
 	}
 	return found, nil
@@ -112,7 +142,12 @@ func (d *Daemon) handleNetworkLs(api.NetworkLsRequest) ([]api.NetworkSummary, er
 	defer d.mu.Unlock()
 	var out []api.NetworkSummary
 	for _, n := range d.networks {
-		out = append(out, api.NetworkSummary{ID: n.ID, Name: n.Name, Driver: n.Driver, Scope: "local", Created: n.Created, Internal: n.Internal})
+		if n.Driver == driverOverlay && d.swarm != nil && !d.swarm.manager && d.localEndpoints(n.ID) == 0 {
+			// A worker lists a swarm network only while one of its
+			// containers is on it, as in Docker.
+			continue
+		}
+		out = append(out, api.NetworkSummary{ID: n.ID, Name: n.Name, Driver: n.Driver, Scope: n.scope(), Created: n.Created, Internal: n.Internal})
 	}
 	sort.Slice(out, func(i, j int) bool { return naturalLess(out[i].Name, out[j].Name) })
 	return out, nil
@@ -144,10 +179,22 @@ func (d *Daemon) networkJSON(n *Network) api.NetworkResource {
 	for _, c := range d.containers {
 		for _, ep := range c.Endpoints {
 			if ep.NetworkID == n.ID && c.running() {
+				name := c.Name
+				if ep.Hidden {
+					// Docker names a container's docker_gwbridge
+					// endpoint after its sandbox.
+					name = "gateway_" + c.SandboxID[:12]
+				}
 				containers[c.ID] = api.EndpointResource{
-					Name: c.Name, EndpointID: ep.EndpointID, MacAddress: ep.MAC, IPv4Address: ep.Addr.String(),
+					Name: name, EndpointID: ep.EndpointID, MacAddress: ep.MAC, IPv4Address: ep.Addr.String(),
 				}
 			}
+		}
+	}
+	if n.LB != nil {
+		// Docker lists the node's load balancer as a container.
+		containers["lb-"+n.Name] = api.EndpointResource{
+			Name: n.Name + "-endpoint", EndpointID: n.LB.ID, MacAddress: n.LB.MAC, IPv4Address: netip.PrefixFrom(n.LB.Addr, n.Subnet.Bits()).String(),
 		}
 	}
 	if n.Driver == "host" || n.Driver == "null" {
@@ -169,9 +216,9 @@ func (d *Daemon) networkJSON(n *Network) api.NetworkResource {
 		}
 		ipam.Config = append(ipam.Config, cfg)
 	}
-	if n.Driver == "host" || n.Driver == "null" {
+	if n.Driver == "host" || n.Driver == "null" || n.Driver == driverOverlay {
 		// The predefined networks' IPAM options are null, as the default
-		// bridge's; a network create makes them {}.
+		// bridge's and a swarm network's; a network create makes them {}.
 		ipam.Options = nil
 	}
 	if n.Default {
@@ -185,11 +232,17 @@ func (d *Daemon) networkJSON(n *Network) api.NetworkResource {
 			"com.docker.network.driver.mtu":                  fmt.Sprint(n.MTU),
 		}
 	}
+	var peers []api.PeerInfo
+	if n.Driver == driverOverlay {
+		peers = d.overlayPeers(n)
+	}
 	return api.NetworkResource{
+		Peers:      peers,
+		Attachable: n.Attachable,
 		Name:       n.Name,
 		ID:         n.ID,
 		Created:    n.Created,
-		Scope:      "local",
+		Scope:      n.scope(),
 		Driver:     n.Driver,
 		IPAM:       ipam,
 		Internal:   n.Internal,

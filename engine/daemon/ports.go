@@ -76,10 +76,10 @@ func (d *Daemon) checkPorts(c *Container, o api.RunOptions) error {
 // On failure nothing is left. Call with d.mu held, after the container's
 // first endpoint exists.
 func (d *Daemon) publish(c *Container) (err error) {
-	if len(c.Endpoints) == 0 {
+	ep := d.portEndpoint(c)
+	if ep == nil {
 		return nil
 	}
-	ep := c.Endpoints[0]
 	n := d.networks[ep.NetworkID]
 	if n.Driver == driverMacvlan {
 		// As Docker's macvlan driver: nothing to map, the container
@@ -146,11 +146,24 @@ func v6Listenable() bool {
 	return v6OK
 }
 
+// portEndpoint is the endpoint a container's published ports lead to:
+// its first, or, when that is on an overlay network, its endpoint on
+// docker_gwbridge, as in Docker (nil on an internal overlay network,
+// which has none). Call with d.mu held.
+func (d *Daemon) portEndpoint(c *Container) *Endpoint {
+	if len(c.Endpoints) == 0 {
+		return nil
+	}
+	if c.Endpoints[0].OverlayNS != "" {
+		return d.gatewayEndpoint(c)
+	}
+	return c.Endpoints[0]
+}
+
 // unpublish removes a container's port rules in one transaction, stops its
 // proxies and frees its host ports. Call with d.mu held.
 func (d *Daemon) unpublish(c *Container) {
-	if len(c.Ports) > 0 && len(c.Endpoints) > 0 {
-		ep := c.Endpoints[0]
+	if ep := d.portEndpoint(c); len(c.Ports) > 0 && ep != nil {
 		if n, ok := d.networks[ep.NetworkID]; ok {
 			if err := firewall.RemovePorts(fwPorts(c.Ports, ep.Addr.Addr(), n.Bridge)); err != nil {
 				log.Printf("container %s: %v", c.Name, err)

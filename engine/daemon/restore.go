@@ -45,6 +45,7 @@ import (
 	"github.com/nslab/nslab/engine/labhost"
 	"github.com/nslab/nslab/engine/macvlan"
 	"github.com/nslab/nslab/engine/netns"
+	"github.com/nslab/nslab/engine/overlay"
 	"github.com/nslab/nslab/engine/portmap"
 	"golang.org/x/sys/unix"
 )
@@ -185,6 +186,12 @@ func (d *Daemon) restoreNetworks(saved []*Network) error {
 			n.link = link
 			haveDefault = haveDefault || n.Default
 		}
+		if n.Driver == driverOverlay {
+			// The manager's table has the truth: the network is
+			// dropped by applySwarm if it has gone meanwhile.
+			d.networks[n.ID] = n
+			continue
+		}
 		if n.Driver == driverMacvlan {
 			keep, err := d.restoreMacvlan(n)
 			if err != nil {
@@ -268,6 +275,12 @@ func (d *Daemon) adopt(c *Container, li liveInfo) error {
 	}
 	for _, ep := range c.Endpoints {
 		n, found := d.networks[ep.NetworkID]
+		if found && ep.OverlayNS != "" {
+			if err := overlay.Check(ep.OverlayNS, ep.HostVeth); err != nil {
+				return fmt.Errorf("endpoint %s: %w", ep.IfName, err)
+			}
+			continue
+		}
 		if !found || n.pool == nil {
 			return fmt.Errorf("endpoint %s: network %s is gone", ep.IfName, ep.Network)
 		}
@@ -288,6 +301,12 @@ func (d *Daemon) adopt(c *Container, li liveInfo) error {
 	var reserved []*Endpoint
 	for _, ep := range c.Endpoints {
 		n := d.networks[ep.NetworkID]
+		if ep.OverlayNS != "" {
+			// The manager holds the address; the table's other
+			// nodes come back with the first poll.
+			d.dns.Add(n.Name, ep.DNSNames, ep.Addr.Addr())
+			continue
+		}
 		if err := n.pool.Reserve(ep.Addr.Addr()); err != nil {
 			d.unreserve(reserved)
 			return fmt.Errorf("endpoint %s: address %s: %w", ep.IfName, ep.Addr.Addr(), err)
@@ -386,13 +405,14 @@ func (d *Daemon) releaseAdopted(c *Container) {
 // processes; a proxy that is gone is started again (its port is free).
 // Call with d.mu held.
 func (d *Daemon) adoptPorts(c *Container, li liveInfo) error {
-	if len(c.Endpoints) == 0 {
+	pep := d.portEndpoint(c)
+	if pep == nil {
 		return errors.New("published ports without an endpoint")
 	}
 	if _, err := d.ports.Allocate(c.Ports); err != nil {
 		return err
 	}
-	ip := c.Endpoints[0].Addr.Addr()
+	ip := pep.Addr.Addr()
 	for i, b := range c.Ports {
 		var p *portmap.Proxy
 		var err error
@@ -503,21 +523,17 @@ func (d *Daemon) lose(c *Container, li liveInfo) {
 		code = exitCode(c.Pid, li.Start)
 		log.Printf("restore: container %s exited while no daemon ran, with status %d", c.Name, code)
 	}
-	ip := netip.Addr{}
 	for _, ep := range c.Endpoints {
-		if ip == (netip.Addr{}) {
-			ip = ep.Addr.Addr()
-		}
-		if ep.HostVeth == "" {
-			continue // a macvlan link goes with the netns, below
+		if ep.HostVeth == "" || ep.OverlayNS != "" {
+			continue // a macvlan link, or a veth to br0, goes with the netns, below
 		}
 		if err := bridge.Detach(d.nl, ep.HostVeth); err != nil {
 			log.Printf("restore: container %s: %v", c.Name, err)
 		}
 	}
-	if len(c.Ports) > 0 && len(c.Endpoints) > 0 {
-		if n, ok := d.networks[c.Endpoints[0].NetworkID]; ok {
-			if err := firewall.RemovePorts(fwPorts(c.Ports, ip, n.Bridge)); err != nil {
+	if pep := d.portEndpoint(c); len(c.Ports) > 0 && pep != nil {
+		if n, ok := d.networks[pep.NetworkID]; ok {
+			if err := firewall.RemovePorts(fwPorts(c.Ports, pep.Addr.Addr(), n.Bridge)); err != nil {
 				log.Printf("restore: container %s: %v", c.Name, err)
 			}
 		}
@@ -600,6 +616,7 @@ func (d *Daemon) reconcile() {
 			keepNS[c.SandboxKey] = true
 			for _, ep := range c.Endpoints {
 				keepVeth[ep.HostVeth] = true
+				keepNS[ep.OverlayNS] = true
 			}
 		}
 	}
@@ -630,11 +647,18 @@ func (d *Daemon) reconcile() {
 			log.Printf("restore: killed a %s no container owns (pid %d: %s)", what, pid, strings.Join(args, " "))
 		}
 	}
+	for _, n := range d.networks {
+		if n.LB != nil {
+			keepNS[n.LB.NS] = true
+		}
+	}
 	if pins, err := os.ReadDir(filepath.Join(d.dir, "netns")); err == nil {
 		for _, p := range pins {
 			path := filepath.Join(d.dir, "netns", p.Name())
 			if !keepNS[path] {
-				if err := netns.Remove(path); err != nil {
+				// An overlay network's goes with vxlan0 deleted first,
+				// so that its VNI is free at once.
+				if err := overlay.Remove(path); err != nil {
 					log.Printf("restore: %v", err)
 				} else {
 					log.Printf("restore: removed netns pin %s, which no container owns", path)
@@ -752,8 +776,8 @@ func (d *Daemon) reconcileRules(goneBridges []string) {
 	}
 	published := map[string]bool{}
 	for _, c := range d.containers {
-		if c.running() && len(c.Ports) > 0 && len(c.Endpoints) > 0 {
-			published[c.Endpoints[0].Addr.Addr().String()] = true
+		if ep := d.portEndpoint(c); c.running() && len(c.Ports) > 0 && ep != nil {
+			published[ep.Addr.Addr().String()] = true
 		}
 	}
 	out, err := exec.Command("iptables-save").Output()

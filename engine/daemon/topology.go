@@ -6,6 +6,7 @@ import (
 
 	"github.com/nslab/nslab/engine/api"
 	"github.com/nslab/nslab/engine/labhost"
+	"github.com/nslab/nslab/engine/overlay"
 )
 
 // handleTopology is the lab host's state, for pictures.
@@ -21,6 +22,11 @@ func (d *Daemon) handleTopology(api.TopologyRequest) (api.Topology, error) {
 		switch n.Driver {
 		case driverBridge:
 			t.Networks = append(t.Networks, api.TopoNetwork{Name: n.Name, Bridge: n.Bridge, Subnet: n.Subnet.String(), Gateway: n.Gateway.String(), Internal: n.Internal})
+		case driverOverlay:
+			if d.localEndpoints(n.ID) == 0 {
+				continue // no namespace on this node
+			}
+			t.Networks = append(t.Networks, api.TopoNetwork{Name: n.Name, Driver: n.Driver, Bridge: overlay.Bridge, VNI: n.VNI, Namespace: overlay.NamespaceName(n.ID), Subnet: n.Subnet.String(), Gateway: n.Gateway.String(), Internal: n.Internal})
 		case driverMacvlan:
 			t.Networks = append(t.Networks, api.TopoNetwork{Name: n.Name, Driver: n.Driver, Parent: n.Parent, Mode: n.macvlanMode(), Subnet: n.Subnet.String(), Gateway: n.Gateway.String(), Internal: n.Internal})
 		}
@@ -40,6 +46,9 @@ func (d *Daemon) handleTopology(api.TopologyRequest) (api.Topology, error) {
 			br := ""
 			if n, ok := d.networks[ep.NetworkID]; ok {
 				br = n.Bridge
+				if n.Driver == driverOverlay {
+					br = "overlay:" + n.Name
+				}
 			}
 			tc.Endpoints = append(tc.Endpoints, api.TopoEndpoint{Network: ep.Network, Bridge: br, HostVeth: ep.HostVeth, IfName: ep.IfName, Addr: ep.Addr.String(), MAC: ep.MAC})
 		}

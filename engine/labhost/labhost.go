@@ -162,6 +162,9 @@ type Options struct {
 	// nodes: an underlay host whose nested lab hosts node1..nodeN share
 	// an underlay bridge (nodes.go).
 	Nodes int
+	// Node makes the lab host a node of a sandbox: its daemon joins the
+	// sandbox's swarm (EnvNode).
+	Node bool
 	// Hostname is the lab host's hostname; empty means Hostname, or
 	// "sandbox" for a sandbox of nodes.
 	Hostname string
@@ -260,9 +263,6 @@ func Start(o Options) (*Host, error) {
 		if err := CheckNodes(o.Nodes); err != nil {
 			return nil, err
 		}
-		if o.Engine == EngineDocker || o.Engine == "" && DefaultEngine == EngineDocker {
-			return nil, errors.New("--nodes runs nslab's engine on every node; a Docker-engine sandbox of nodes is not built yet")
-		}
 		extra = append(extra, envNodes+"="+strconv.Itoa(o.Nodes))
 		if o.Hostname == "" {
 			o.Hostname = "sandbox"
@@ -270,6 +270,9 @@ func Start(o Options) (*Host, error) {
 	}
 	if o.Hostname != "" {
 		extra = append(extra, envHostname+"="+o.Hostname)
+	}
+	if o.Node {
+		extra = append(extra, envNode+"=1")
 	}
 	Sweep()
 	SweepDockerCgroups()

@@ -27,8 +27,10 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/nslab/nslab/engine/netns"
+	"github.com/nslab/nslab/engine/swarm"
 	"github.com/vishvananda/netlink"
 	vnetns "github.com/vishvananda/netns"
 )
@@ -50,7 +52,15 @@ const (
 	underlayMTU = 1500
 	envNodes    = "NSLAB_LABHOST_NODES"    // the underlay host's supervisor: how many nodes
 	envHostname = "NSLAB_LABHOST_HOSTNAME" // a node's supervisor: its hostname
+	envNode     = "NSLAB_LABHOST_NODE"     // a node's supervisor: it is a node
+	// EnvNode, in a node's engine daemon, is the node's name: the daemon
+	// joins the sandbox's swarm as that node, and node1's is its manager.
+	EnvNode = "NSLAB_NODE"
 )
+
+// ManagerNode is the node whose daemon is the swarm's manager, as the
+// node where `docker swarm init` ran.
+const ManagerNode = DefaultNode
 
 // UnderlayGateway is the underlay host's own address on the underlay.
 var UnderlayGateway = netip.MustParsePrefix("192.0.2.254/24")
@@ -140,7 +150,13 @@ func NodesMain() int {
 			h.Close()
 		}
 	}
-	if err := startAllNodes(n, &nodes); err != nil {
+	err = startAllNodes(n, &nodes)
+	if err == nil && nodeEngine() == EngineDocker {
+		err = swarmUp(nodes)
+	} else if err == nil {
+		err = awaitSwarm(n)
+	}
+	if err != nil {
 		closeAll()
 		fmt.Fprintf(ready, "%v\n", err)
 		return 1
@@ -179,7 +195,7 @@ func startAllNodes(n int, nodes *[]*Host) error {
 	}
 	for k := 1; k <= n; k++ {
 		name := fmt.Sprintf("node%d", k)
-		node, err := Start(Options{Stderr: os.Stderr, Hostname: name, Engine: EngineNslab})
+		node, err := Start(Options{Stderr: os.Stderr, Hostname: name, Engine: nodeEngine(), Node: true})
 		if err != nil {
 			return fmt.Errorf("start %s: %w", name, err)
 		}
@@ -226,4 +242,73 @@ func wireNode(h *netlink.Handle, br netlink.Link, node *Host, name string, addr 
 func nodeCount() int {
 	n, _ := strconv.Atoi(os.Getenv(envNodes))
 	return n
+}
+
+// nodeEngine is the engine every node of this sandbox runs: the
+// sandbox's own.
+func nodeEngine() string {
+	if os.Getenv(envEngine) == EngineDocker {
+		return EngineDocker
+	}
+	return EngineNslab
+}
+
+// swarmUp makes the Docker-engine nodes a swarm, as the overlay labs'
+// referee needs: `docker swarm init` on node1, advertising its underlay
+// address, and `docker swarm join` on every other node, all over the
+// underlay. nslab's own nodes need none of this: their daemons join at
+// start (package swarm).
+func swarmUp(nodes []*Host) error {
+	docker := func(h *Host, args ...string) (string, error) {
+		cmd, err := Command(h.Env(), append([]string{"docker"}, args...)...)
+		if err != nil {
+			return "", err
+		}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return "", fmt.Errorf("docker %s on a node: %v: %s", strings.Join(args, " "), err, out)
+		}
+		return strings.TrimSpace(string(out)), nil
+	}
+	mgr := NodeAddr(1).Addr().String()
+	if _, err := docker(nodes[0], "swarm", "init", "--advertise-addr", mgr); err != nil {
+		return err
+	}
+	token, err := docker(nodes[0], "swarm", "join-token", "-q", "worker")
+	if err != nil {
+		return err
+	}
+	for k, h := range nodes[1:] {
+		if _, err := docker(h, "swarm", "join", "--advertise-addr", NodeAddr(k+2).Addr().String(), "--token", token, mgr+":2377"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// awaitSwarm waits (bounded) until node1's manager has heard from every
+// node's daemon, so that the sandbox is ready with its swarm whole, as a
+// Docker swarm is once its joins return. A daemon starts before its
+// node's underlay NIC exists and polls until it can reach the manager.
+func awaitSwarm(n int) error {
+	c := swarm.NewClient(netip.AddrPortFrom(NodeAddr(1).Addr(), swarm.Port).String(), "", func() netip.Addr { return netip.Addr{} })
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, err := c.Now()
+		up := 0
+		if err == nil {
+			for _, nd := range st.Nodes {
+				if nd.Up {
+					up++
+				}
+			}
+			if up == n {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the swarm manager on node1 knows %d of %d nodes after 30 s (last error: %v)", up, n, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

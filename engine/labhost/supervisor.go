@@ -69,9 +69,13 @@ func Supervise(services Services) int {
 	if hostname == "" {
 		hostname = Hostname
 	}
+	isNode := os.Getenv(envNode) != ""
 	// Only the supervisor carries the tag that Sweep looks for.
-	for _, k := range []string{envTag, envInit, envRun, envPause, envNodes, envHostname} {
+	for _, k := range []string{envTag, envInit, envRun, envPause, envNodes, envHostname, envNode, EnvNode} {
 		os.Unsetenv(k)
+	}
+	if isNode {
+		os.Setenv(EnvNode, hostname) // for the daemon, and its successors
 	}
 	fail := func(err error) int {
 		fmt.Fprintf(ready, "lab host setup: %v\n", err)
