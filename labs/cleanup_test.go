@@ -179,12 +179,19 @@ func TestKillNodesSandboxLeavesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer h.Kill()
-	cmd, err := labhost.Command(h.Env(), "nslab", "-H", "node2", "run", "-d", "busybox", "sleep", "3600")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("run on node2: %v\n%s", err, out)
+	// An overlay network between the nodes, with a container on node2:
+	// vxlan0 devices, their namespaces and their UDP sockets go too.
+	for _, args := range [][]string{
+		{"network", "create", "-d", "overlay", "--attachable", "ov"},
+		{"-H", "node2", "run", "-d", "--network", "ov", "busybox", "sleep", "3600"},
+	} {
+		cmd, err := labhost.Command(h.Env(), append([]string{"nslab"}, args...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("nslab %v: %v\n%s", args, err, out)
+		}
 	}
 	pids := descendants(h.Pid)
 	// The underlay host's supervisor and keeper, and per node a

@@ -47,7 +47,6 @@ const (
 // they do not run under Docker.
 var dockerSkipped = map[string]string{
 	"topology": "`nslab topology` draws nslab's own view of the lab host; Docker has no such command.",
-	"nodes":    "a sandbox of several nodes runs nslab's engine on each; a Docker-engine one (one dockerd per node) is not built yet.",
 }
 
 // dockerDivergences is the conformance record: every check where a lab
@@ -398,6 +397,9 @@ func runOnDocker(t *testing.T, name, script string) labResult {
 	p := Params()
 	p.Dir, p.Files, p.UpdateScripts = "", []string{file}, false
 	rt := &recordingT{}
+	if l, err := labs.Get(name); err == nil {
+		rt.nodes = l.Nodes
+	}
 	testscript.RunT(rt, p)
 	r := labResult{log: rt.log.String()}
 	for _, line := range strings.Split(script, "\n") {
@@ -436,7 +438,11 @@ type recordingT struct {
 	mu     sync.Mutex
 	log    strings.Builder
 	failed bool
+	nodes  int // the lab's "# nodes: N" (nodesOf)
 }
+
+// Nodes is how many nodes the lab's sandbox has.
+func (r *recordingT) Nodes() int { return r.nodes }
 
 func (r *recordingT) Skip(args ...any) { r.Log(args...); runtime.Goexit() }
 func (r *recordingT) Fatal(args ...any) {

@@ -46,6 +46,7 @@ var requirements = map[string]string{
 	"netstat":       "net-tools",
 	"ps":            "procps",
 	"tmux":          "tmux",
+	"tcpdump":       "tcpdump",
 }
 
 // needLabs skips unless the labs can run here, saying how to run them.
@@ -142,6 +143,7 @@ var pictureNoise = []struct {
 }{
 	{regexp.MustCompile(`veth[0-9a-f]{7}`), "vethXXXXXXX"},
 	{regexp.MustCompile(`br-[0-9a-f]{12}`), "br-XXXXXXXXXXXX"},
+	{regexp.MustCompile(`namespace 1-[0-9a-z]{10}`), "namespace 1-XXXXXXXXXX"},
 	{regexp.MustCompile(`\([0-9a-f]{12}\)`), "(ID)"},
 	{regexp.MustCompile(`udp [0-9]+, tcp [0-9]+`), "udp PORT, tcp PORT"},
 }
