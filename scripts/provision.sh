@@ -28,6 +28,7 @@ packages=(
   graphviz        # nslab topology --format svg|png
   dnsmasq-base    # dnsmasq, the DNS benchmark's comparison peer
   dnsperf         # the DNS benchmark's client
+  tcpdump         # the overlay lab captures VXLAN on the underlay
   ca-certificates # module downloads
   git
 )
