@@ -137,6 +137,10 @@ const (
 	MaxVNI = 1<<24 - 1
 )
 
+// lastVNI is the last VNI the manager picks by itself: MaxVNI, a variable
+// only so that a test can run out of them without 16 million networks.
+var lastVNI = MaxVNI
+
 // DefaultPool is Docker's default address pool for swarm networks:
 // 10.0.0.0/8 cut into /24s, the first free one for each new network.
 var DefaultPool = netip.MustParsePrefix("10.0.0.0/8")
@@ -385,12 +389,12 @@ func (m *Manager) pickVNI(want int) (int, error) {
 		}
 		return want, nil
 	}
-	for v := FirstVNI; v <= MaxVNI; v++ {
+	for v := FirstVNI; v <= lastVNI; v++ {
 		if _, ok := taken[v]; !ok {
 			return v, nil
 		}
 	}
-	return 0, fmt.Errorf("no VXLAN ID is free: all %d from %d are in use", MaxVNI-FirstVNI+1, FirstVNI)
+	return 0, fmt.Errorf("no VXLAN ID is free: all %d from %d to %d are in use", lastVNI-FirstVNI+1, FirstVNI, lastVNI)
 }
 
 // Remove deletes an overlay network no container uses, on any node.

@@ -81,6 +81,34 @@ func TestCreate(t *testing.T) {
 	}
 }
 
+// TestVNIsRunOut: when every VNI is taken, network create says so and adds
+// nothing; a network removed gives its VNI back.
+func TestVNIsRunOut(t *testing.T) {
+	old := lastVNI
+	lastVNI = FirstVNI + 1
+	defer func() { lastVNI = old }()
+	m, c := testManager(t)
+	for _, name := range []string{"a1", "b1"} {
+		if _, err := c.Create(CreateRequest{ID: nid(name), Name: name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := c.Create(CreateRequest{ID: nid("c1"), Name: "c1"})
+	if want := "no VXLAN ID is free: all 2 from 4097 to 4098 are in use"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("a third network with two VNIs = %v, want an error with %q", err, want)
+	}
+	if st := m.State("", netip.Addr{}, 0, 0); len(st.Networks) != 2 {
+		t.Errorf("after the refusal there are %d networks, want 2", len(st.Networks))
+	}
+	if err := c.Remove(nid("a1")); err != nil {
+		t.Fatal(err)
+	}
+	n, err := c.Create(CreateRequest{ID: nid("c1"), Name: "c1"})
+	if err != nil || n.VNI != FirstVNI {
+		t.Errorf("after a1's removal, Create = %+v, %v; want VNI %d back", n, err, FirstVNI)
+	}
+}
+
 // TestJoinLeave: addresses from the network's pool, Docker's MACs, --ip,
 // and a claim by ID that keeps the address; Remove waits for the last
 // endpoint.
