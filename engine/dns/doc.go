@@ -46,8 +46,12 @@
 // write together, take one read, and pipelined queries are kept. A
 // connection is closed after 2 s without a first query, 8 s idle after
 // that, or a 2 s write, as miekg's server (and so Docker's resolver) does.
-// Connections are capped at 64 per server and 1024 in the process, the
-// excess accepted and closed at once: without the caps, idle connections
-// opened from a container exhausted the daemon's file descriptors and its
-// control socket stopped accepting.
+// Connections are capped at 64 per server and 1024 in the process: without
+// the caps, idle connections opened from a container exhausted the daemon's
+// file descriptors and its control socket stopped accepting. At a cap, a
+// new connection closes the one idle longest (answered, and waiting for
+// another query or for the client's close, not yet read); only when none is
+// idle is the new one accepted and closed at once. Refusing instead reset
+// clients that open a connection per query, whose closes the server had not
+// read yet.
 package dns

@@ -49,6 +49,20 @@ const (
 // tcpOpen counts open TCP connections over every Server in the process.
 var tcpOpen atomic.Int64
 
+// tcpConn is a TCP connection a Server holds.
+type tcpConn struct {
+	c *net.TCPConn
+	// idle is when the connection's last answer was written (Unix
+	// nanoseconds): it waits for another query, or for the client's
+	// close, which it has not read yet. It is 0 while the connection
+	// waits for its first query or reads or answers one, and evicted
+	// once the server has closed it to make room (evictIdle).
+	idle atomic.Int64
+}
+
+// evicted marks a tcpConn the server closed to make room for a new one.
+const evicted = -1
+
 // answerer is what a Server serves. answer must not block: it returns the
 // reply to q, nil to send nothing, or slow=true when the reply needs work
 // that may block (forwarding upstream), which slowAnswer then does on
@@ -70,7 +84,7 @@ type Server struct {
 	slow chan struct{}
 
 	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
+	conns  map[*tcpConn]struct{}
 	closed bool
 	nconns int // len(conns)
 
@@ -82,7 +96,7 @@ type Server struct {
 // *net.TCPListener. On error both are closed.
 func serve(pc net.PacketConn, ln net.Listener, a answerer) (*Server, error) {
 	s := &Server{a: a, udp: pc.(*net.UDPConn), tcp: ln.(*net.TCPListener),
-		slow: make(chan struct{}, maxConcurrent), conns: map[net.Conn]struct{}{}}
+		slow: make(chan struct{}, maxConcurrent), conns: map[*tcpConn]struct{}{}}
 	s.wg.Add(2)
 	go s.serveUDP()
 	go s.serveTCP()
@@ -95,8 +109,8 @@ func serve(pc net.PacketConn, ln net.Listener, a answerer) (*Server, error) {
 func (s *Server) Close() {
 	s.mu.Lock()
 	s.closed = true
-	for c := range s.conns {
-		c.Close()
+	for tc := range s.conns {
+		tc.c.Close()
 	}
 	s.mu.Unlock()
 	s.udp.Close()
@@ -193,7 +207,8 @@ func (s *Server) answerUDP(b []byte, from net.Addr) *dns.Msg {
 }
 
 // serveTCP accepts connections, refusing (closing at once) those over the
-// per-server or process-wide cap.
+// per-server or process-wide cap that no idle connection makes room for
+// (admit).
 func (s *Server) serveTCP() {
 	defer s.wg.Done()
 	backoff := time.Duration(0)
@@ -211,23 +226,74 @@ func (s *Server) serveTCP() {
 		}
 		backoff = 0
 		s.accepted.Add(1)
-		if tcpOpen.Add(1) > maxTCPTotal {
-			tcpOpen.Add(-1)
+		tc := &tcpConn{c: c}
+		if !s.admit(tc) {
 			c.Close()
 			continue
 		}
-		s.mu.Lock()
-		if s.closed || s.nconns >= maxTCPPerServer {
-			s.mu.Unlock()
-			tcpOpen.Add(-1)
-			c.Close()
-			continue
+		go s.serveConn(tc)
+	}
+}
+
+// admit counts tc in, within the caps. At a cap, it makes room by closing
+// this server's connection that has been idle longest, as RFC 7766 (6.2.3)
+// lets a server under pressure do. A client opening a connection per query
+// closes each once answered, but the server learns of that only when it
+// next reads, and 16 such clients at 10,000 queries a second kept 64
+// answered connections waiting for that read, so new ones were refused,
+// and the client saw "connection reset by peer". Connections that have not
+// been answered yet are never closed to make room, so an attacker's
+// connections that ask nothing still meet the cap.
+func (s *Server) admit(tc *tcpConn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	if (s.nconns >= maxTCPPerServer || tcpOpen.Load() >= maxTCPTotal) && !s.evictIdleLocked() {
+		return false
+	}
+	if tcpOpen.Add(1) > maxTCPTotal { // another server took the room
+		tcpOpen.Add(-1)
+		return false
+	}
+	s.conns[tc] = struct{}{}
+	s.nconns++
+	s.wg.Add(1)
+	return true
+}
+
+// evictIdleLocked closes the connection idle longest and counts it out at
+// once (its goroutine then finds it gone). It reports false when no
+// connection is idle. s.mu must be held.
+func (s *Server) evictIdleLocked() bool {
+	for {
+		var oldest *tcpConn
+		var since int64
+		for tc := range s.conns {
+			if t := tc.idle.Load(); t > 0 && (oldest == nil || t < since) {
+				oldest, since = tc, t
+			}
 		}
-		s.conns[c] = struct{}{}
-		s.nconns++
-		s.wg.Add(1)
-		s.mu.Unlock()
-		go s.serveConn(c)
+		if oldest == nil {
+			return false
+		}
+		// Lost only to the connection's own goroutine, which has just
+		// read a query on it: look again.
+		if oldest.idle.CompareAndSwap(since, evicted) {
+			s.dropLocked(oldest)
+			oldest.c.Close()
+			return true
+		}
+	}
+}
+
+// dropLocked counts tc out, once. s.mu must be held.
+func (s *Server) dropLocked(tc *tcpConn) {
+	if _, ok := s.conns[tc]; ok {
+		delete(s.conns, tc)
+		s.nconns--
+		tcpOpen.Add(-1)
 	}
 }
 
@@ -240,15 +306,15 @@ func (s *Server) open() int {
 
 // serveConn answers length-prefixed queries on one connection, one after
 // another, until the client closes it, a read times out (2 s for the first
-// query, 8 s idle after that) or a write does.
-func (s *Server) serveConn(c *net.TCPConn) {
+// query, 8 s idle after that), a write does, or the server closes it to
+// make room.
+func (s *Server) serveConn(tc *tcpConn) {
+	c := tc.c
 	defer func() {
 		c.Close()
 		s.mu.Lock()
-		delete(s.conns, c)
-		s.nconns--
+		s.dropLocked(tc)
 		s.mu.Unlock()
-		tcpOpen.Add(-1)
 		s.wg.Done()
 	}()
 	// in holds what has arrived: a query's two-byte length and the query
@@ -263,6 +329,11 @@ func (s *Server) serveConn(c *net.TCPConn) {
 		in = in[:copy(in, in[used:])]
 		c.SetReadDeadline(time.Now().Add(timeout))
 		if !readAtLeast(c, &in, 2) {
+			return
+		}
+		// A query is coming: the connection is no longer idle, unless
+		// the server has already closed it to make room.
+		if t := tc.idle.Load(); t == evicted || !tc.idle.CompareAndSwap(t, 0) {
 			return
 		}
 		n := int(binary.BigEndian.Uint16(in))
@@ -297,6 +368,7 @@ func (s *Server) serveConn(c *net.TCPConn) {
 		if _, err := c.Write(out); err != nil {
 			return
 		}
+		tc.idle.Store(time.Now().UnixNano())
 	}
 }
 

@@ -2,6 +2,7 @@ package dns
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -158,5 +159,88 @@ func TestAttackHelper(t *testing.T) {
 	bufio.NewReader(os.Stdin).ReadString('\n')
 	for _, c := range conns {
 		c.Close()
+	}
+}
+
+// TestTCPIdleMakesRoom: at the per-server cap, a new connection is let in
+// by closing the connection that has been idle (answered, and waiting)
+// longest, so clients that open a connection per query are never refused
+// because the server has not yet read their closes. Connections that have
+// asked nothing are not closed for it, and the cap still refuses.
+func TestTCPIdleMakesRoom(t *testing.T) {
+	// Restored last, after the resolvers (registered later) have stopped.
+	old := maxTCPPerServer
+	t.Cleanup(func() { maxTCPPerServer = old })
+	maxTCPPerServer = 3
+
+	tb := NewTable()
+	tb.Add("n", []string{"web"}, netip.MustParseAddr("10.0.0.2"))
+	r := startResolver(t, fixedView(tb, "n"), nil, nil)
+	addr := fmt.Sprintf("127.0.0.1:%d", r.TCPPort)
+	q := new(dns.Msg)
+	q.SetQuestion("web.", dns.TypeA)
+	dial := func() *dns.Conn {
+		t.Helper()
+		c, err := dns.DialTimeout("tcp", addr, 2*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	exchange := func(c *dns.Conn) error {
+		c.SetDeadline(time.Now().Add(2 * time.Second))
+		if err := c.WriteMsg(q); err != nil {
+			return err
+		}
+		m, err := c.ReadMsg()
+		if err == nil && len(answers(m)) != 1 {
+			err = fmt.Errorf("answers %v", answers(m))
+		}
+		return err
+	}
+	// Three connections, each answered once and kept open: the cap.
+	var idle []*dns.Conn
+	for i := 0; i < 3; i++ {
+		c := dial()
+		if err := exchange(c); err != nil {
+			t.Fatalf("query %d: %v", i, err)
+		}
+		idle = append(idle, c)
+	}
+	// A fourth is answered: the first, idle longest, made room.
+	if err := exchange(dial()); err != nil {
+		t.Fatalf("a new connection at the cap, with idle ones to close: %v", err)
+	}
+	idle[0].SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := idle[0].Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("the connection idle longest: read = %v, want it closed by the server", err)
+	}
+	if err := exchange(idle[2]); err != nil {
+		t.Errorf("a connection idle for less time is still served: %v", err)
+	}
+	// The server's count follows: never over the cap. Readiness: the
+	// fourth's close reaches the server (bounded, 2 s).
+	deadline := time.Now().Add(2 * time.Second)
+	for r.srv.open() > 3 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := r.srv.open(); n > 3 {
+		t.Errorf("%d connections open, cap 3", n)
+	}
+
+	// Connections that ask nothing are not idle: with the cap full of
+	// them, a new connection is refused (closed at once).
+	r2 := startResolver(t, fixedView(tb, "n"), nil, nil)
+	addr = fmt.Sprintf("127.0.0.1:%d", r2.TCPPort)
+	for i := 0; i < 3; i++ {
+		dial()
+	}
+	deadline = time.Now().Add(2 * time.Second)
+	for r2.srv.accepted.Load() < 3 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := exchange(dial()); err == nil {
+		t.Errorf("a new connection with the cap full of connections that asked nothing was answered; want it refused")
 	}
 }
