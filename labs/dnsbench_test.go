@@ -18,7 +18,9 @@ type dnsLine struct {
 	MeanUs float64 `json:"mean_us"`
 	P99us  float64 `json:"p99_us"`
 	CPUus  float64 `json:"cpu_us_per_query"`
-	Lost   int
+	// ClientCPUus: the Go client's own CPU per query (tcp-conn-16-go).
+	ClientCPUus float64 `json:"client_cpu_us_per_query"`
+	Lost        int
 }
 
 // BenchmarkDNS measures the embedded DNS server through 127.0.0.11:53 from
@@ -100,6 +102,9 @@ func BenchmarkDNS(b *testing.B) {
 				b.ReportMetric(p, "p99-us")
 			}
 			b.ReportMetric(med(k, func(r dnsLine) float64 { return r.CPUus }), "cpu-us/query")
+			if c := med(k, func(r dnsLine) float64 { return r.ClientCPUus }); c > 0 {
+				b.ReportMetric(c, "client-cpu-us/query")
+			}
 			lost := 0
 			for _, r := range all[k] {
 				lost += r.Lost

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
@@ -69,15 +70,20 @@ type dnsResult struct {
 	// answered query: what it costs the
 	// machine, which load from elsewhere does not change as it changes
 	// q/s and latency.
-	CPUus  float64   `json:"cpu_us_per_query"`
-	Lost   int       `json:"lost"`
-	Rounds []float64 `json:"rounds_qps"`
+	CPUus float64 `json:"cpu_us_per_query"`
+	// ClientCPUus is the client's CPU time per answered query, where
+	// the client is nslab's own (the Go client row): the client and the
+	// server share the machine's cores, so what one spends the other
+	// cannot.
+	ClientCPUus float64   `json:"client_cpu_us_per_query,omitempty"`
+	Lost        int       `json:"lost"`
+	Rounds      []float64 `json:"rounds_qps"`
 }
 
 // dnsperfRun is what one dnsperf run reported.
 type dnsperfRun struct {
-	qps, meanUs, p99us, cpuUs float64
-	lost                      int
+	qps, meanUs, p99us, cpuUs, clientCPUus float64
+	lost                                   int
 }
 
 // dnsTarget is a server under test, reached from the client container,
@@ -227,16 +233,18 @@ func benchDNS(rows []dnsRow, rounds int, seconds float64) (err error) {
 		for _, t := range targets {
 			rs := runs[[2]string{t.name, row.Name}]
 			out := dnsResult{Server: t.name, Row: row.Name}
-			var qps, mean, p99, cpu []float64
+			var qps, mean, p99, cpu, clientCPU []float64
 			for _, r := range rs {
 				qps = append(qps, r.qps)
 				mean = append(mean, r.meanUs)
 				p99 = append(p99, r.p99us)
 				cpu = append(cpu, r.cpuUs)
+				clientCPU = append(clientCPU, r.clientCPUus)
 				out.Lost += r.lost
 			}
 			out.Rounds = qps
 			out.QPS, out.MeanUs, out.P99us, out.CPUus = medianOf(qps), medianOf(mean), medianOf(p99), medianOf(cpu)
+			out.ClientCPUus = medianOf(clientCPU)
 			enc.Encode(out)
 		}
 	}
@@ -453,11 +461,11 @@ func runTCPConnClient(nsPath, addr string, clients int, seconds float64) (dnsper
 	if err != nil {
 		return dnsperfRun{}, fmt.Errorf("%w: %s", err, strings.TrimSpace(stderr.String()))
 	}
-	var r struct{ QPS, MeanUs, P99us float64 }
+	var r struct{ QPS, MeanUs, P99us, CPUus float64 }
 	if err := json.Unmarshal(out, &r); err != nil {
 		return dnsperfRun{}, fmt.Errorf("dns-tcp-client printed %q: %w", out, err)
 	}
-	return dnsperfRun{qps: r.QPS, meanUs: r.MeanUs, p99us: r.P99us}, nil
+	return dnsperfRun{qps: r.QPS, meanUs: r.MeanUs, p99us: r.P99us, clientCPUus: r.CPUus}, nil
 }
 
 // benchDNSTCPClientCmd is the hidden `nslab bench dns-tcp-client`: clients
@@ -498,6 +506,7 @@ func tcpConnClient(addr string, clients int, d time.Duration) error {
 	q.SetQuestion("target.", dns.TypeA)
 	lat := make([][]time.Duration, clients)
 	errs := make([]int, clients)
+	firstErr := make([]error, clients)
 	var wg sync.WaitGroup
 	start := time.Now()
 	end := start.Add(d)
@@ -511,8 +520,13 @@ func tcpConnClient(addr string, clients int, d time.Duration) error {
 			for time.Now().Before(end) {
 				t0 := time.Now()
 				m, _, err := cl.Exchange(q, addr)
-				if err != nil || len(m.Answer) != 1 {
-					errs[i]++
+				if err == nil && len(m.Answer) != 1 {
+					err = fmt.Errorf("%d answers, want 1", len(m.Answer))
+				}
+				if err != nil {
+					if errs[i]++; firstErr[i] == nil {
+						firstErr[i] = fmt.Errorf("after %v: %w", time.Since(start).Round(time.Millisecond), err)
+					}
 					continue
 				}
 				lat[i] = append(lat[i], time.Since(t0))
@@ -528,7 +542,7 @@ func tcpConnClient(addr string, clients int, d time.Duration) error {
 		nerr += errs[i]
 	}
 	if nerr > 0 || len(all) == 0 {
-		return fmt.Errorf("%d queries failed, %d answered", nerr, len(all))
+		return fmt.Errorf("%d queries failed, %d answered; the first failures: %w", nerr, len(all), errors.Join(firstErr...))
 	}
 	slices.Sort(all)
 	var sum time.Duration
@@ -536,8 +550,14 @@ func tcpConnClient(addr string, clients int, d time.Duration) error {
 		sum += l
 	}
 	us := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return fmt.Errorf("the client's CPU time: %w", err)
+	}
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	return json.NewEncoder(os.Stdout).Encode(map[string]float64{
 		"QPS": float64(len(all)) / elapsed.Seconds(), "MeanUs": us(sum / time.Duration(len(all))), "P99us": us(all[len(all)*99/100]),
+		"CPUus": us(cpu) / float64(len(all)),
 	})
 }
 
