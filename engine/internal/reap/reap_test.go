@@ -65,9 +65,12 @@ func threads(t *testing.T) int {
 }
 
 // TestExitedHoldsNoThread waits for 64 children at once: a blocking wait
-// would hold 64 OS threads; the poller holds none.
+// would hold 64 OS threads; the poller holds none. Each wait holds one
+// descriptor, its pidfd, and no duplicate of it.
 func TestExitedHoldsNoThread(t *testing.T) {
 	const n = 64
+	fds := func() int { e, _ := os.ReadDir("/proc/self/fd"); return len(e) }
+	baseFDs := fds()
 	before := threads(t)
 	done := make(chan struct{}, n)
 	var ends []func()
@@ -82,11 +85,14 @@ func TestExitedHoldsNoThread(t *testing.T) {
 	}
 	// Let the waiters park: each has run once it has opened its pidfd,
 	// which shows as one more descriptor in /proc/self/fd.
-	fds := func() int { e, _ := os.ReadDir("/proc/self/fd"); return len(e) }
-	for i := 0; i < 500 && fds() < 3*n; i++ { // 3: cat's stdin pipe end, its pidfd, its dup
+	// 3 a child: cat's stdin pipe end, the os.Process's pidfd, Exited's.
+	for i := 0; i < 500 && fds()-baseFDs < 3*n; i++ {
 		time.Sleep(2 * time.Millisecond) // bounded retries
 	}
 	during := threads(t)
+	if held := fds() - baseFDs; held > 3*n+n/4 {
+		t.Errorf("%d children awaited hold %d descriptors, want about %d: Exited holds more than one each", n, held, 3*n)
+	}
 	for _, end := range ends {
 		end()
 	}
