@@ -542,6 +542,9 @@ func tcpConnClient(addr string, clients int, d time.Duration) error {
 		nerr += errs[i]
 	}
 	if nerr > 0 || len(all) == 0 {
+		if nerr == 0 {
+			return errors.New("no query was answered")
+		}
 		return fmt.Errorf("%d queries failed, %d answered; the first failures: %w", nerr, len(all), errors.Join(firstErr...))
 	}
 	slices.Sort(all)

@@ -49,9 +49,12 @@
 // Connections are capped at 64 per server and 1024 in the process: without
 // the caps, idle connections opened from a container exhausted the daemon's
 // file descriptors and its control socket stopped accepting. At a cap, a
-// new connection closes the one idle longest (answered, and waiting for
-// another query or for the client's close, not yet read); only when none is
-// idle is the new one accepted and closed at once. Refusing instead reset
-// clients that open a connection per query, whose closes the server had not
-// read yet.
+// new connection makes room by closing an idle one (answered, and waiting
+// for another query or for the client's close, not yet read): one whose
+// client has closed it if its socket shows that, else the one idle longest;
+// never one with a query waiting in its socket, since closing unread data
+// resets. Only when none is idle, or when connections that have asked
+// nothing hold half the slots, is the new one accepted and closed at once.
+// Refusing at once, as before, reset clients that open a connection per
+// query, whose closes the server had not read yet.
 package dns

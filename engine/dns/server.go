@@ -10,6 +10,7 @@ import (
 
 	"github.com/miekg/dns"
 	"golang.org/x/net/ipv4"
+	"golang.org/x/sys/unix"
 )
 
 // The limits on TCP connections. A container can open connections to
@@ -56,8 +57,10 @@ type tcpConn struct {
 	// nanoseconds): it waits for another query, or for the client's
 	// close, which it has not read yet. It is 0 while the connection
 	// waits for its first query or reads or answers one, and evicted
-	// once the server has closed it to make room (evictIdle).
+	// once the server has closed it to make room (evictIdleLocked).
 	idle atomic.Int64
+	// fresh: no query has arrived on it yet. Guarded by the Server's mu.
+	fresh bool
 }
 
 // evicted marks a tcpConn the server closed to make room for a new one.
@@ -87,6 +90,7 @@ type Server struct {
 	conns  map[*tcpConn]struct{}
 	closed bool
 	nconns int // len(conns)
+	nfresh int // how many of conns are fresh
 
 	accepted atomic.Int64 // connections accepted, kept or not (tests)
 	wg       sync.WaitGroup
@@ -236,56 +240,101 @@ func (s *Server) serveTCP() {
 }
 
 // admit counts tc in, within the caps. At a cap, it makes room by closing
-// this server's connection that has been idle longest, as RFC 7766 (6.2.3)
-// lets a server under pressure do. A client opening a connection per query
-// closes each once answered, but the server learns of that only when it
-// next reads, and 16 such clients at 10,000 queries a second kept 64
+// an idle connection of this server, as RFC 7766 (6.2.3) lets a server
+// under pressure do (evictIdleLocked). A client opening a connection per
+// query closes each once answered, but the server learns of that only when
+// it next reads, and 16 such clients at 10,000 queries a second kept 64
 // answered connections waiting for that read, so new ones were refused,
-// and the client saw "connection reset by peer". Connections that have not
-// been answered yet are never closed to make room, so an attacker's
-// connections that ask nothing still meet the cap.
+// and the client saw "connection reset by peer". Connections that have
+// asked nothing yet may hold at most half the slots before a new one is
+// refused instead of making room: connections that never ask (an attack)
+// still meet the cap, and cannot push out every answered client.
 func (s *Server) admit(tc *tcpConn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return false
 	}
-	if (s.nconns >= maxTCPPerServer || tcpOpen.Load() >= maxTCPTotal) && !s.evictIdleLocked() {
-		return false
-	}
-	if tcpOpen.Add(1) > maxTCPTotal { // another server took the room
+	// The process-wide slot is taken first, so that room made below
+	// cannot go to another server in between; an eviction gives one
+	// back.
+	full := tcpOpen.Add(1) > maxTCPTotal || s.nconns >= maxTCPPerServer
+	if full && (s.nfresh >= maxTCPPerServer/2 || !s.evictIdleLocked()) {
 		tcpOpen.Add(-1)
 		return false
 	}
 	s.conns[tc] = struct{}{}
 	s.nconns++
+	tc.fresh = true
+	s.nfresh++
 	s.wg.Add(1)
 	return true
 }
 
-// evictIdleLocked closes the connection idle longest and counts it out at
-// once (its goroutine then finds it gone). It reports false when no
-// connection is idle. s.mu must be held.
+// evictIdleLocked closes one idle connection and counts it out at once
+// (its goroutine then finds it gone): one whose client has closed it, if
+// any (its end of file waits to be read), else the one idle longest. Never
+// one with a query waiting to be read: closing a socket with unread data
+// resets the connection, which is what making room is meant to avoid. It
+// reports false when no connection can go. s.mu must be held.
 func (s *Server) evictIdleLocked() bool {
 	for {
-		var oldest *tcpConn
+		var pick *tcpConn
 		var since int64
+	scan:
 		for tc := range s.conns {
-			if t := tc.idle.Load(); t > 0 && (oldest == nil || t < since) {
-				oldest, since = tc, t
+			t := tc.idle.Load()
+			if t <= 0 {
+				continue
+			}
+			switch peek(tc.c) {
+			case peekGone:
+				pick, since = tc, t
+				break scan
+			case peekEmpty:
+				if pick == nil || t < since {
+					pick, since = tc, t
+				}
 			}
 		}
-		if oldest == nil {
+		if pick == nil {
 			return false
 		}
 		// Lost only to the connection's own goroutine, which has just
 		// read a query on it: look again.
-		if oldest.idle.CompareAndSwap(since, evicted) {
-			s.dropLocked(oldest)
-			oldest.c.Close()
+		if pick.idle.CompareAndSwap(since, evicted) {
+			s.dropLocked(pick)
+			pick.c.Close()
 			return true
 		}
 	}
+}
+
+// What an idle connection's socket holds, seen without reading it.
+const (
+	peekEmpty = iota // nothing: the client is waiting, or quiet
+	peekData         // the next query, or part of it
+	peekGone         // the client's close (or a reset)
+)
+
+// peek looks at c's receive queue without taking from it or blocking.
+func peek(c *net.TCPConn) int {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return peekData // unknown: keep it
+	}
+	state := peekData
+	rc.Control(func(fd uintptr) {
+		var b [1]byte
+		n, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		switch {
+		case err == unix.EAGAIN:
+			state = peekEmpty
+		case err != nil || n == 0:
+			state = peekGone
+		}
+	})
+	return state
 }
 
 // dropLocked counts tc out, once. s.mu must be held.
@@ -294,6 +343,10 @@ func (s *Server) dropLocked(tc *tcpConn) {
 		delete(s.conns, tc)
 		s.nconns--
 		tcpOpen.Add(-1)
+		if tc.fresh {
+			tc.fresh = false
+			s.nfresh--
+		}
 	}
 }
 
@@ -323,6 +376,7 @@ func (s *Server) serveConn(tc *tcpConn) {
 	in := make([]byte, 0, 2+512)
 	out := make([]byte, 2, 514)
 	timeout := tcpReadTimeout
+	first := true
 	for used := 0; ; {
 		// Drop the query answered last (its message may still point into
 		// in until it has been answered); what followed it stays.
@@ -335,6 +389,15 @@ func (s *Server) serveConn(tc *tcpConn) {
 		// the server has already closed it to make room.
 		if t := tc.idle.Load(); t == evicted || !tc.idle.CompareAndSwap(t, 0) {
 			return
+		}
+		if first {
+			first = false
+			s.mu.Lock()
+			if tc.fresh {
+				tc.fresh = false
+				s.nfresh--
+			}
+			s.mu.Unlock()
 		}
 		n := int(binary.BigEndian.Uint16(in))
 		if !readAtLeast(c, &in, 2+n) {

@@ -166,22 +166,21 @@ func TestAttackHelper(t *testing.T) {
 // by closing the connection that has been idle (answered, and waiting)
 // longest, so clients that open a connection per query are never refused
 // because the server has not yet read their closes. Connections that have
-// asked nothing are not closed for it, and the cap still refuses.
+// asked nothing are not closed for it, and may hold only half the slots
+// before new connections are refused rather than push answered ones out.
 func TestTCPIdleMakesRoom(t *testing.T) {
 	// Restored last, after the resolvers (registered later) have stopped.
 	old := maxTCPPerServer
 	t.Cleanup(func() { maxTCPPerServer = old })
-	maxTCPPerServer = 3
+	maxTCPPerServer = 4
 
 	tb := NewTable()
 	tb.Add("n", []string{"web"}, netip.MustParseAddr("10.0.0.2"))
-	r := startResolver(t, fixedView(tb, "n"), nil, nil)
-	addr := fmt.Sprintf("127.0.0.1:%d", r.TCPPort)
 	q := new(dns.Msg)
 	q.SetQuestion("web.", dns.TypeA)
-	dial := func() *dns.Conn {
+	dial := func(port int) *dns.Conn {
 		t.Helper()
-		c, err := dns.DialTimeout("tcp", addr, 2*time.Second)
+		c, err := dns.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 2*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -199,48 +198,83 @@ func TestTCPIdleMakesRoom(t *testing.T) {
 		}
 		return err
 	}
-	// Three connections, each answered once and kept open: the cap.
+	// count returns how many of s's connections are idle and fresh.
+	count := func(s *Server) (idle, fresh int) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for tc := range s.conns {
+			if tc.idle.Load() > 0 {
+				idle++
+			}
+		}
+		return idle, s.nfresh
+	}
+	// Readiness, bounded (2 s): the server has marked idle connections
+	// idle (it does so just after the write the client reads) and seen
+	// fresh ones arrive.
+	await := func(s *Server, idle, fresh int) {
+		t.Helper()
+		for i := 0; i < 200; i++ {
+			if n, f := count(s); n == idle && f == fresh {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		n, f := count(s)
+		t.Fatalf("the server has %d idle and %d fresh connections, want %d and %d", n, f, idle, fresh)
+	}
+	closedByServer := func(c *dns.Conn) bool {
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		_, err := c.Read(make([]byte, 1))
+		return err != nil && !errors.Is(err, os.ErrDeadlineExceeded)
+	}
+
+	// Four connections, each answered once and kept open: the cap.
+	r := startResolver(t, fixedView(tb, "n"), nil, nil)
 	var idle []*dns.Conn
-	for i := 0; i < 3; i++ {
-		c := dial()
+	for i := 0; i < 4; i++ {
+		c := dial(r.TCPPort)
 		if err := exchange(c); err != nil {
 			t.Fatalf("query %d: %v", i, err)
 		}
 		idle = append(idle, c)
+		await(r.srv, i+1, 0)
 	}
-	// A fourth is answered: the first, idle longest, made room.
-	if err := exchange(dial()); err != nil {
+	// A fifth is answered: the first, idle longest, made room.
+	if err := exchange(dial(r.TCPPort)); err != nil {
 		t.Fatalf("a new connection at the cap, with idle ones to close: %v", err)
 	}
-	idle[0].SetReadDeadline(time.Now().Add(2 * time.Second))
-	if _, err := idle[0].Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Errorf("the connection idle longest: read = %v, want it closed by the server", err)
+	if !closedByServer(idle[0]) {
+		t.Errorf("the connection idle longest is still open; want it closed to make room")
 	}
-	if err := exchange(idle[2]); err != nil {
+	if err := exchange(idle[3]); err != nil {
 		t.Errorf("a connection idle for less time is still served: %v", err)
 	}
-	// The server's count follows: never over the cap. Readiness: the
-	// fourth's close reaches the server (bounded, 2 s).
-	deadline := time.Now().Add(2 * time.Second)
-	for r.srv.open() > 3 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := r.srv.open(); n > 3 {
-		t.Errorf("%d connections open, cap 3", n)
+	if n := r.srv.open(); n > 4 {
+		t.Errorf("%d connections open, cap 4", n)
 	}
 
-	// Connections that ask nothing are not idle: with the cap full of
-	// them, a new connection is refused (closed at once).
+	// Two answered connections and two that ask nothing: the silent ones
+	// hold half the slots, so a new connection is refused (closed at
+	// once) rather than closing an answered one.
 	r2 := startResolver(t, fixedView(tb, "n"), nil, nil)
-	addr = fmt.Sprintf("127.0.0.1:%d", r2.TCPPort)
-	for i := 0; i < 3; i++ {
-		dial()
+	var kept []*dns.Conn
+	for i := 0; i < 2; i++ {
+		c := dial(r2.TCPPort)
+		if err := exchange(c); err != nil {
+			t.Fatalf("query %d: %v", i, err)
+		}
+		kept = append(kept, c)
 	}
-	deadline = time.Now().Add(2 * time.Second)
-	for r2.srv.accepted.Load() < 3 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+	dial(r2.TCPPort)
+	dial(r2.TCPPort)
+	await(r2.srv, 2, 2)
+	if err := exchange(dial(r2.TCPPort)); err == nil {
+		t.Errorf("a new connection with half the slots silent was answered; want it refused")
 	}
-	if err := exchange(dial()); err == nil {
-		t.Errorf("a new connection with the cap full of connections that asked nothing was answered; want it refused")
+	for i, c := range kept {
+		if err := exchange(c); err != nil {
+			t.Errorf("answered connection %d after the refusal: %v; want it kept", i, err)
+		}
 	}
 }
