@@ -188,3 +188,66 @@ func TestResourcesReturn(t *testing.T) {
 			rounds*per, after, fresh, threadMargin, fdMargin, rssMarginKB>>10, map[bool]string{true: ", RSS not checked under -race"}[raceBuild])
 	}
 }
+
+// TestResolverSocketsReturn: a container on a user-defined network has an
+// embedded DNS server in the daemon, whose two sockets live in the
+// container's network namespace. When the container stops they must close:
+// each holds the namespace alive after its pin is gone, a namespace nobody
+// can reach any more, with the container's DNAT rules still in it.
+func TestResolverSocketsReturn(t *testing.T) {
+	needLabs(t)
+	t.Parallel()
+	h, err := labhost.Start(labhost.Options{Stderr: os.Stderr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	nslab := func(args ...string) {
+		t.Helper()
+		cmd, err := labhost.Command(h.Env(), append([]string{"nslab"}, args...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("nslab %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	pid := daemonPid(t, h)
+	// One container through first, so that what the daemon opens once
+	// (logs, the network's state) is in the fresh count.
+	nslab("network", "create", "u")
+	nslab("run", "-d", "--name", "warm", "--network", "u", "busybox", "sleep", "3600")
+	nslab("rm", "-f", "warm")
+	fresh, err := readUsage(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 5
+	names := []string{"stop", "-t", "0"}
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("c%d", i)
+		nslab("run", "-d", "--name", name, "--network", "u", "busybox", "sleep", "3600")
+		names = append(names, name)
+	}
+	running, err := readUsage(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if running.fds < fresh.fds+2*n {
+		t.Fatalf("%d containers with embedded DNS hold %d of the daemon's fds, %d fresh: want at least 2 each (UDP and TCP), or this test proves nothing", n, running.fds, fresh.fds)
+	}
+	nslab(names...)
+	// Bounded retries: a stopped container's exit is handled
+	// asynchronously.
+	var after daemonUsage
+	for i := 0; i < 50; i++ {
+		if after, err = readUsage(pid); err != nil {
+			t.Fatal(err)
+		}
+		if after.fds <= fresh.fds+fdMargin {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Errorf("after %d containers with embedded DNS stopped, the daemon holds %d fds, %d fresh (margin %d): their DNS servers' sockets are still open", n, after.fds, fresh.fds, fdMargin)
+}
