@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
 )
 
@@ -34,7 +33,7 @@ var (
 	tcpWriteTimeout = 2 * time.Second
 )
 
-// The UDP loop's buffers. It reads up to udpBatch datagrams with one
+// The UDP loop's buffers. It reads up to udpBatchSize datagrams with one
 // recvmmsg and sends their answers with one sendmmsg. A query is read into
 // udpQuerySize bytes, as miekg/dns's server (and so Docker's resolver)
 // reads 512: a longer one arrives cut short, does not parse, and gets
@@ -42,7 +41,7 @@ var (
 // larger (EDNS), into a buffer of its own. 8 KiB per server in all, the
 // same as the one-datagram loop it replaced.
 const (
-	udpBatch      = 8
+	udpBatchSize  = 8
 	udpQuerySize  = 512
 	udpAnswerSize = 512
 )
@@ -128,52 +127,32 @@ func (s *Server) Close() {
 }
 
 // serveUDP is the UDP read loop: one goroutine per socket that reads the
-// datagrams waiting, up to udpBatch at once, parses each and, for a local
+// datagrams waiting, up to udpBatchSize at once, parses each and, for a local
 // name, packs its answer; then it sends the answers together, before
 // reading again. Only slow queries leave the loop.
 func (s *Server) serveUDP() {
 	defer s.wg.Done()
-	pc := ipv4.NewPacketConn(s.udp)
-	in := make([]ipv4.Message, udpBatch)
-	inBuf := make([]byte, udpBatch*udpQuerySize)
-	for i := range in {
-		in[i].Buffers = [][]byte{inBuf[i*udpQuerySize : (i+1)*udpQuerySize]}
+	b, err := newUDPBatch(s.udp)
+	if err != nil {
+		return // not a socket: serve has nothing to read
 	}
-	out := make([]ipv4.Message, udpBatch)
-	for i := range out {
-		out[i].Buffers = make([][]byte, 1) // set per answer, so none is allocated
-	}
-	outBuf := make([]byte, udpBatch*udpAnswerSize)
 	for {
-		n, err := pc.ReadBatch(in, 0)
+		n, err := b.readBatch()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
 			continue
 		}
-		answers := 0
-		for i := range in[:n] {
-			m := &in[i]
-			slot := outBuf[answers*udpAnswerSize : (answers+1)*udpAnswerSize : (answers+1)*udpAnswerSize]
-			if resp := s.answerUDP(m.Buffers[0][:m.N], m.Addr); resp != nil {
-				if b, err := resp.PackBuffer(slot); err == nil {
-					out[answers].Buffers[0], out[answers].Addr = b, m.Addr
-					answers++
+		for i := range n {
+			if resp := s.answerUDP(b.query(i), func() net.Addr { return b.from(i) }); resp != nil {
+				if a, err := resp.PackBuffer(b.slot()); err == nil {
+					b.queue(i, a)
 				}
 			}
 		}
-		for sent := 0; sent < answers; {
-			k, err := pc.WriteBatch(out[sent:answers], 0)
-			if err != nil {
-				// The first message failed (a client gone, a full
-				// buffer): drop it, as one sendto would have.
-				k = max(k, 1)
-			}
-			sent += k
-		}
-		for i := range out[:answers] {
-			out[i].Buffers[0], out[i].Addr = nil, nil // drop the answer and address
+		if err := b.flush(); errors.Is(err, net.ErrClosed) {
+			return
 		}
 	}
 }
@@ -181,7 +160,7 @@ func (s *Server) serveUDP() {
 // answerUDP is one datagram's answer, or nil when it gets none now: a query
 // to ignore, or a slow one, which a goroutine answers (or, over the bound,
 // which gets REFUSED at once).
-func (s *Server) answerUDP(b []byte, from net.Addr) *dns.Msg {
+func (s *Server) answerUDP(b []byte, from func() net.Addr) *dns.Msg {
 	q, reject := parseQuery(b)
 	if reject != nil || q == nil {
 		return reject
@@ -192,13 +171,14 @@ func (s *Server) answerUDP(b []byte, from net.Addr) *dns.Msg {
 	}
 	select {
 	case s.slow <- struct{}{}:
+		to := from()
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
 			defer func() { <-s.slow }()
 			if resp := s.a.slowAnswer(q, true); resp != nil {
 				if b, err := resp.Pack(); err == nil {
-					s.udp.WriteTo(b, from)
+					s.udp.WriteTo(b, to)
 				}
 			}
 		}()

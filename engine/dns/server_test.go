@@ -45,7 +45,7 @@ func TestUDPBurst(t *testing.T) {
 		return b
 	}
 	want := [2]map[uint16]string{{}, {}} // per sender, ID → the answer's rcode and first address
-	for id := uint16(1); id <= 3*udpBatch; id++ {
+	for id := uint16(1); id <= 3*udpBatchSize; id++ {
 		c := conns[id%2]
 		name, answer := "db.", "NOERROR 172.18.0.3"
 		if id%5 == 0 {
