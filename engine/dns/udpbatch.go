@@ -48,6 +48,13 @@ type mmsghdr struct {
 	len uint32
 }
 
+// The kernel's layout, checked at compile time: either subtraction is a
+// negative array length if the sizes differ.
+var (
+	_ [unix.SizeofMmsghdr - unsafe.Sizeof(mmsghdr{})]byte
+	_ [unsafe.Sizeof(mmsghdr{}) - unix.SizeofMmsghdr]byte
+)
+
 func newUDPBatch(c *net.UDPConn) (*udpBatch, error) {
 	rc, err := c.SyscallConn()
 	if err != nil {
@@ -99,7 +106,9 @@ func (b *udpBatch) query(i int) []byte {
 	return b.inBuf[i*udpQuerySize : i*udpQuerySize+int(b.in[i].len)]
 }
 
-// from is the address datagram i came from, for an answer sent later.
+// from is the address datagram i came from, for an answer sent later. The
+// servers listen on IPv4 only (127.0.0.11 and the outside's address); the
+// IPv6 branch keeps no zone.
 func (b *udpBatch) from(i int) *net.UDPAddr {
 	sa := &b.inName[i]
 	p := (*[2]byte)(unsafe.Pointer(&sa.Port)) // network byte order
@@ -111,7 +120,7 @@ func (b *udpBatch) from(i int) *net.UDPAddr {
 	return net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), uint16(port)))
 }
 
-// slot is where an answer to datagram i is packed if it fits.
+// slot is where the next answer is packed if it fits.
 func (b *udpBatch) slot() []byte {
 	k := b.nout * udpAnswerSize
 	return b.outBuf[k : k+udpAnswerSize : k+udpAnswerSize]
@@ -140,8 +149,11 @@ func (b *udpBatch) flush() error {
 		if err := b.rc.Write(b.write); err != nil {
 			return err
 		}
+		if b.err == unix.EINTR {
+			continue
+		}
 		if b.err != 0 {
-			b.n = 1
+			b.n = 1 // the first message failed: drop it
 		}
 		b.sent += b.n
 	}
