@@ -174,9 +174,11 @@ func TestReapAndClaim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop := make(chan struct{})
-	defer close(stop)
-	go m.Reap(stop)
+	// Reap reads DownAfter: it must have returned before the deferred
+	// restore above writes it (defers run last in, first out).
+	stop, reaped := make(chan struct{}), make(chan struct{})
+	defer func() { close(stop); <-reaped }()
+	go func() { defer close(reaped); m.Reap(stop) }()
 	deadline := time.Now().Add(5 * time.Second)
 	for len(m.State("", netip.Addr{}, 0, 0).Endpoints) != 0 {
 		if time.Now().After(deadline) {
