@@ -125,9 +125,13 @@ func Start(s Spec) (*exec.Cmd, error) {
 		flags |= unix.CLONE_NEWPID
 	}
 	cmd := &exec.Cmd{
-		Path:       exe,
-		Args:       []string{"nslab", "__init"},
-		Env:        []string{envInitConfig + "=" + string(js)},
+		Path: exe,
+		Args: []string{"nslab", "__init"},
+		// One processor: the helper runs one thread of work and then
+		// execs, and a smaller runtime starts faster. Init clears the
+		// environment before setting the command's, so the command never
+		// sees it.
+		Env:        []string{envInitConfig + "=" + string(js), "GOMAXPROCS=1"},
 		Stdin:      s.Stdin,
 		Stdout:     s.Stdout,
 		Stderr:     s.Stderr,
