@@ -104,9 +104,10 @@ func LogShimMain() int {
 // which walks them all (about 3 ms at 900 containers). Made non-blocking,
 // the reads park goroutines instead. Only the shim holds these read ends,
 // so the flag changes nobody else's file; the caller's tee files are left
-// as they are.
+// as they are. If the flag cannot be set, os.NewFile sees a blocking fd and
+// reads it the old way, which is slower but still correct.
 func pollable(fd int, name string) *os.File {
-	unix.SetNonblock(fd, true)
+	_ = unix.SetNonblock(fd, true)
 	return os.NewFile(uintptr(fd), name)
 }
 
