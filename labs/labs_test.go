@@ -18,6 +18,7 @@ import (
 
 	"github.com/nslab/nslab/engine/cli"
 	"github.com/nslab/nslab/engine/labhost"
+	"github.com/nslab/nslab/engine/shim"
 	"github.com/nslab/nslab/labs"
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -25,12 +26,51 @@ import (
 func TestMain(m *testing.M) {
 	// The lab host links docker to nslab's own binary, which in tests is
 	// this test binary: it must answer to both names.
-	testscript.Main(m, map[string]func(){
+	cmds := map[string]func(){
 		"nslab":  func() { os.Exit(cli.Main()) },
 		"docker": func() { os.Exit(cli.Main()) },
 		// The daemon runs docker-proxy through a link of that name.
 		"docker-proxy": func() { os.Exit(cli.Main()) },
-	})
+	}
+	if _, isCmd := cmds[filepath.Base(os.Args[0])]; isCmd {
+		testscript.Main(m, cmds) // runs the command and exits
+	}
+	testscript.Main(withShim{m}, cmds)
+}
+
+// withShim runs the tests with nslab-shim in PATH, built from this tree, as
+// scripts/lab.sh puts it beside nslab: the lab hosts' daemons start every
+// container's init, log shim and exec helper from it (engine/shim), as a
+// learner's do. Without it they would start this test binary in those
+// parts, which works but takes longer, and leaves nslab-shim's own main
+// untested.
+type withShim struct{ m *testing.M }
+
+func (w withShim) Run() int {
+	if os.Geteuid() != 0 {
+		return w.m.Run() // the labs skip
+	}
+	dir, err := os.MkdirTemp("", "nslab-shim")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "labs:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "labs: building nslab-shim needs the go command, which is not in PATH: %v\n", err)
+		return 1
+	}
+	// Static and -trimpath, as scripts/lab.sh and scripts/mutate build:
+	// the build cache then has most of it.
+	build := exec.Command(gobin, "build", "-trimpath", "-o", filepath.Join(dir, shim.Name), "github.com/nslab/nslab/engine/cmd/"+shim.Name)
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "labs: build %s: %v\n%s", shim.Name, err, out)
+		return 1
+	}
+	os.Setenv("PATH", dir+string(filepath.ListSeparator)+os.Getenv("PATH"))
+	return w.m.Run()
 }
 
 // requirements are the host tools the labs use, with the Debian package that

@@ -18,6 +18,8 @@ export PATH="/usr/local/go/bin:$PATH"
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
 # Static (no cgo): a process of the binary starts in about 4 ms less, and
-# a lab starts it several times per command (engine/README.md).
-(cd "$here" && CGO_ENABLED=0 go build -o "$bin/nslab" ./engine/cmd/nslab)
+# a lab starts it several times per command (engine/README.md). nslab-shim,
+# beside it, is the small helper each container's init, log shim and exec
+# run from (engine/shim).
+(cd "$here" && CGO_ENABLED=0 go build -o "$bin/" ./engine/cmd/nslab ./engine/cmd/nslab-shim)
 "$bin/nslab" lab run "${step[@]}" "$name"

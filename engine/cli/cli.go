@@ -21,6 +21,7 @@ import (
 	"github.com/nslab/nslab/engine/daemon"
 	"github.com/nslab/nslab/engine/dns"
 	"github.com/nslab/nslab/engine/labhost"
+	"github.com/nslab/nslab/engine/shim"
 	"github.com/spf13/cobra"
 )
 
@@ -46,7 +47,7 @@ func Main() int {
 		// Supervise refuses to run unless it is PID 1 of a new pid
 		// namespace, which only Start creates.
 		return labhost.Supervise(outsideServices)
-	case container.IsInit(), daemon.IsLogShim(), len(os.Args) > 1 && os.Args[1] == "__daemon":
+	case container.IsInit(), shim.IsLogShim(), len(os.Args) > 1 && os.Args[1] == "__daemon":
 		// These change the namespaces they run in (mount propagation,
 		// forwarding, docker0, iptables). The marker exists only on a lab
 		// host's private /run, so on the real host they refuse.
@@ -58,8 +59,8 @@ func Main() int {
 			container.Init()
 			return 127
 		}
-		if daemon.IsLogShim() {
-			return daemon.LogShimMain()
+		if shim.IsLogShim() {
+			return shim.LogShimMain()
 		}
 		return daemon.Run()
 	}

@@ -15,9 +15,9 @@ import (
 
 	"github.com/nslab/nslab/engine/api"
 	"github.com/nslab/nslab/engine/container"
-	"github.com/nslab/nslab/engine/daemon"
 	"github.com/nslab/nslab/engine/labhost"
 	"github.com/nslab/nslab/engine/portmap"
+	"github.com/nslab/nslab/engine/shim"
 	"github.com/spf13/cobra"
 )
 
@@ -280,7 +280,7 @@ func logsCmd() *cobra.Command {
 				return err
 			}
 			// Rotated files first, oldest first, as json-file reads them.
-			for _, p := range daemon.LogFiles(res.Path) {
+			for _, p := range shim.LogFiles(res.Path) {
 				if err := printLog(p); err != nil {
 					return err
 				}

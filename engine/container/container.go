@@ -1,5 +1,6 @@
-// Package container starts container processes: a re-exec of nslab as an
-// init helper, forked into the container's network (and, if shared, pid)
+// Package container starts container processes: an init helper (the small
+// nslab-shim binary, or a re-exec of nslab where there is none; see
+// engine/shim), forked into the container's network (and, if shared, pid)
 // namespace and cloned with new mount, UTS, IPC and pid namespaces. The
 // helper makes mount propagation private before it mounts anything (Go's
 // SysProcAttr cannot), builds the root filesystem from an overlay on the
@@ -21,6 +22,7 @@ import (
 	"syscall"
 
 	"github.com/nslab/nslab/engine/netns"
+	"github.com/nslab/nslab/engine/shim"
 	"golang.org/x/sys/unix"
 )
 
@@ -75,6 +77,7 @@ type Spec struct {
 
 // initConfig travels to the init helper in the environment.
 type initConfig struct {
+	Protocol int // shim.Protocol: the helper may be a separate binary
 	Hostname string
 	Dir      string
 	Lower    string
@@ -95,7 +98,7 @@ const envInitConfig = "NSLAB_INIT_CONFIG"
 // command has been exec'd, or an error saying why it could not be (for
 // example "exec: "foo": executable file not found in $PATH").
 func Start(s Spec) (*exec.Cmd, error) {
-	exe, err := os.Executable()
+	exe, err := shim.Binary()
 	if err != nil {
 		return nil, err
 	}
@@ -105,6 +108,7 @@ func Start(s Spec) (*exec.Cmd, error) {
 		}
 	}
 	cfg := initConfig{
+		Protocol: shim.Protocol,
 		Hostname: s.Hostname, Dir: s.Dir, Lower: s.Lower, Cmd: s.Cmd, Env: s.Env, Tty: s.Tty,
 		Security: s.Security, Sysctls: s.Sysctls, Mounts: s.Mounts, WorkDir: s.WorkDir, Init: s.Init,
 		Binds: [][2]string{
@@ -125,8 +129,9 @@ func Start(s Spec) (*exec.Cmd, error) {
 		flags |= unix.CLONE_NEWPID
 	}
 	cmd := &exec.Cmd{
+		// nslab-shim if there is one (engine/shim), else nslab itself.
 		Path: exe,
-		Args: []string{"nslab", "__init"},
+		Args: []string{shim.Name, "__init"},
 		// One processor: the helper runs one thread of work and then
 		// execs, and a smaller runtime starts faster. Init clears the
 		// environment before setting the command's, so the command never
@@ -191,6 +196,9 @@ func Init() {
 	var cfg initConfig
 	if err := json.Unmarshal([]byte(os.Getenv(envInitConfig)), &cfg); err != nil {
 		fail("bad init config: %v", err)
+	}
+	if cfg.Protocol != shim.Protocol {
+		fail("%s speaks protocol %d, the daemon %d: build nslab and %s from one tree", shim.Name, shim.Protocol, cfg.Protocol, shim.Name)
 	}
 	if err := setupRoot(cfg); err != nil {
 		fail("container root: %v", err)

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/nslab/nslab/engine/shim"
 	"golang.org/x/sys/unix"
 )
 
@@ -244,7 +245,8 @@ func ValidSysctl(kv string) (string, string, error) {
 }
 
 // The exec helper: `exec` is nsenter into the container's namespaces, and
-// nsenter cannot drop capabilities. So nsenter runs nslab's own binary, kept
+// nsenter cannot drop capabilities. So nsenter runs nslab-shim (or nslab's
+// own binary, where there is no nslab-shim), kept
 // open by the CLI and reached as /proc/self/fd/N (the container's root does
 // not have it), which limits its own thread as the container's init does
 // and execs the command. The helper starts as a package init so that it runs
@@ -254,6 +256,7 @@ const envExecHelper = "NSLAB_EXEC_HELPER"
 
 // execHelperConfig travels to the exec helper in the environment.
 type execHelperConfig struct {
+	Protocol int // shim.Protocol: the helper may be a separate binary
 	Security
 	ExtraFDs int // inherited descriptors (3...) to close before the command runs
 }
@@ -261,7 +264,7 @@ type execHelperConfig struct {
 // ExecHelperEnv is the environment entry that makes nslab's binary, run by
 // nsenter inside a container, an exec helper.
 func ExecHelperEnv(s Security, extraFDs int) (string, error) {
-	js, err := json.Marshal(execHelperConfig{Security: s, ExtraFDs: extraFDs})
+	js, err := json.Marshal(execHelperConfig{Protocol: shim.Protocol, Security: s, ExtraFDs: extraFDs})
 	if err != nil {
 		return "", err
 	}
@@ -283,6 +286,9 @@ func init() {
 	var cfg execHelperConfig
 	if err := json.Unmarshal([]byte(js), &cfg); err != nil {
 		fail(126, "nslab exec helper: bad config: %v", err)
+	}
+	if cfg.Protocol != shim.Protocol {
+		fail(126, "nslab exec helper: %s speaks protocol %d, the CLI %d: build nslab and %s from one tree", shim.Name, shim.Protocol, cfg.Protocol, shim.Name)
 	}
 	for fd := 3; fd < 3+cfg.ExtraFDs; fd++ {
 		unix.CloseOnExec(fd)
@@ -317,13 +323,13 @@ func (h *Helper) Close() {
 	}
 }
 
-// ExecHelper opens nslab's own binary for nsenter to run inside a container
-// as /proc/self/fd/3. A dynamically linked binary needs its loader and libc,
+// ExecHelper opens the helper binary (nslab-shim, or else nslab's own; see
+// shim.Binary) for nsenter to run inside a container as /proc/self/fd/3. A dynamically linked binary needs its loader and libc,
 // which a busybox root lacks, so the loader is run from descriptor 4 with
 // the library directory (descriptor 5) as its search path, and told to name
 // the program nslab.
 func ExecHelper() (*Helper, error) {
-	exe, err := os.Executable()
+	exe, err := shim.Binary()
 	if err != nil {
 		return nil, fmt.Errorf("exec helper: %w", err)
 	}

@@ -9,11 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
 	"syscall"
 
 	"github.com/creack/pty"
 	"github.com/nslab/nslab/engine/api"
+	"github.com/nslab/nslab/engine/shim"
 )
 
 // stdio prepares the container's standard streams. Detached containers
@@ -47,7 +47,7 @@ func (d *Daemon) stdio(c *Container, o api.RunOptions, passed []*os.File) (stdin
 		}
 		return passed[0], passed[0], passed[0], append(closers, passed[0]), nil
 	}
-	cfg := shimConfig{Log: c.LogPath(), MaxSize: c.LogMaxSize, MaxFile: c.LogMaxFile}
+	cfg := shim.Config{Log: c.LogPath(), MaxSize: c.LogMaxSize, MaxFile: c.LogMaxFile}
 	if o.Tty {
 		// The log shim holds the master: a daemon that held it would
 		// hang the container's terminal up when it died.
@@ -90,45 +90,22 @@ func (d *Daemon) stdio(c *Container, o api.RunOptions, passed []*os.File) (stdin
 	if cfg.Tee {
 		// The caller's files are the shim's now: if the caller goes
 		// away, SIGUSR1 tells the shim to drop them.
-		shim := c.live.ShimPid
-		c.tees = []*teeTarget{{detach: func() { syscall.Kill(shim, syscall.SIGUSR1) }}}
+		pid := c.live.ShimPid
+		c.tees = []*teeTarget{{detach: func() { syscall.Kill(pid, syscall.SIGUSR1) }}}
 	}
 	return stdin, wends[0], wends[1], closers, nil
 }
 
-// teeTarget is the caller's stdout or stderr during an attached run. If
-// the caller goes away (its nslab run was killed), Detach closes it and
-// the container's output goes on to the log only, as with Docker.
+// teeTarget is the caller's stdout or stderr during an attached run, which
+// the log shim holds. If the caller goes away (its nslab run was killed),
+// Detach tells the shim, and the container's output goes on to the log
+// only, as with Docker.
 type teeTarget struct {
-	mu sync.Mutex
-	f  *os.File
-	// detach, when set, is what Detach does instead: the log shim holds
-	// the caller's files.
 	detach func()
 }
 
-func (t *teeTarget) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.f != nil {
-		t.f.Write(p)
-	}
-	return len(p), nil
-}
-
-// Detach closes the caller's file; later output is dropped.
-func (t *teeTarget) Detach() {
-	if t.detach != nil {
-		t.detach()
-		return
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.f != nil {
-		t.f.Close()
-		t.f = nil
-	}
-}
+// Detach makes the shim drop the caller's files; later output is dropped.
+func (t *teeTarget) Detach() { t.detach() }
 
 // handleLogs says where a container's log is; the CLI reads it.
 func (d *Daemon) handleLogs(req api.LogsRequest) (api.LogsResponse, error) {
