@@ -246,10 +246,9 @@ func ValidSysctl(kv string) (string, string, error) {
 
 // The exec helper: `exec` is nsenter into the container's namespaces, and
 // nsenter cannot drop capabilities. So nsenter runs nslab-shim (or nslab's
-// own binary, where there is no nslab-shim), kept
-// open by the CLI and reached as /proc/self/fd/N (the container's root does
-// not have it), which limits its own thread as the container's init does
-// and execs the command. The helper starts as a package init so that it runs
+// own binary, where there is no nslab-shim), kept open by the CLI and
+// reached as /proc/self/fd/N (the container's root does not have it), which
+// limits its own thread as the container's init does and execs the command. The helper starts as a package init so that it runs
 // before any command-line dispatch (a test binary dispatches on argv[0]).
 
 const envExecHelper = "NSLAB_EXEC_HELPER"
@@ -261,8 +260,8 @@ type execHelperConfig struct {
 	ExtraFDs int // inherited descriptors (3...) to close before the command runs
 }
 
-// ExecHelperEnv is the environment entry that makes nslab's binary, run by
-// nsenter inside a container, an exec helper.
+// ExecHelperEnv is the environment entry that makes the helper binary, run
+// by nsenter inside a container, an exec helper.
 func ExecHelperEnv(s Security, extraFDs int) (string, error) {
 	js, err := json.Marshal(execHelperConfig{Protocol: shim.Protocol, Security: s, ExtraFDs: extraFDs})
 	if err != nil {
