@@ -248,19 +248,31 @@ func mutant(ctx context.Context, dir, bin string, m Mutant) (string, error) {
 	return killer, err
 }
 
-// build compiles the labs' test binary: one build per mutant, without -race,
-// and without symbols to keep the link short. Without cgo it is static, and
-// each of the labs' many starts of it is faster.
+// build compiles the labs' test binary and nslab-shim (engine/shim): one
+// build of each per mutant, without -race, and without symbols to keep the
+// links short. Without cgo they are static, and each of the labs' many
+// starts of them is faster. The labs' TestMain would build nslab-shim
+// itself in every test process, and a mutant runs one process per lab.
 func build(ctx context.Context, dir, bin string) error {
-	cmd := exec.CommandContext(ctx, "go", "test", "-c", "-trimpath", "-ldflags=-s -w", "-o", bin, "./labs")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go test -c ./labs: %w\n%s", err, out.String())
+	for _, argv := range [][]string{
+		{"go", "test", "-c", "-trimpath", "-ldflags=-s -w", "-o", bin, "./labs"},
+		{"go", "build", "-trimpath", "-ldflags=-s -w", "-o", shimPath(bin), "./engine/cmd/nslab-shim"},
+	} {
+		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("%s: %w\n%s", strings.Join(argv[:2], " ")+" "+argv[len(argv)-1], err, out.String())
+		}
 	}
 	return nil
+}
+
+// shimPath is where build puts the nslab-shim that goes with test binary bin.
+func shimPath(bin string) string {
+	return filepath.Join(strings.TrimSuffix(bin, ".test")+"-shim", "nslab-shim")
 }
 
 // labTimeout bounds each of a mutant's labs. Every lab passes in seconds on the
@@ -345,6 +357,8 @@ func runLab(ctx context.Context, dir, bin, lab string, timeout time.Duration) (s
 	cmd := exec.CommandContext(ctx, bin, "-test.run", pattern, "-test.count", "1", "-test.timeout", timeout.String())
 	// The tests read labs/*.txtar and labs/pictures from the working directory.
 	cmd.Dir = filepath.Join(dir, "labs")
+	// The labs' TestMain takes this nslab-shim instead of building one.
+	cmd.Env = append(os.Environ(), "NSLAB_TEST_SHIM="+shimPath(bin))
 	cmd.WaitDelay = 10 * time.Second
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
