@@ -248,8 +248,9 @@ func ValidSysctl(kv string) (string, string, error) {
 // nsenter cannot drop capabilities. So nsenter runs nslab-shim (or nslab's
 // own binary, where there is no nslab-shim), kept open by the CLI and
 // reached as /proc/self/fd/N (the container's root does not have it), which
-// limits its own thread as the container's init does and execs the command. The helper starts as a package init so that it runs
-// before any command-line dispatch (a test binary dispatches on argv[0]).
+// limits its own thread as the container's init does and execs the command.
+// The helper starts as a package init so that it runs before any
+// command-line dispatch (a test binary dispatches on argv[0]).
 
 const envExecHelper = "NSLAB_EXEC_HELPER"
 
@@ -323,10 +324,10 @@ func (h *Helper) Close() {
 }
 
 // ExecHelper opens the helper binary (nslab-shim, or else nslab's own; see
-// shim.Binary) for nsenter to run inside a container as /proc/self/fd/3. A dynamically linked binary needs its loader and libc,
-// which a busybox root lacks, so the loader is run from descriptor 4 with
-// the library directory (descriptor 5) as its search path, and told to name
-// the program nslab.
+// shim.Binary) for nsenter to run inside a container as /proc/self/fd/3. A
+// dynamically linked binary needs its loader and libc, which a busybox root
+// lacks, so the loader is run from descriptor 4 with the library directory
+// (descriptor 5) as its search path, and told to name the program nslab.
 func ExecHelper() (*Helper, error) {
 	exe, err := shim.Binary()
 	if err != nil {
