@@ -78,7 +78,8 @@ type Endpoint struct {
 // Attach wires the namespace pinned at nsPath to bridge br: it creates the
 // veth pair with the peer born inside the namespace, sets the MAC, address
 // and default route there, and brings both ends and the namespace's lo up,
-// returning once the kernel can carry the endpoint's first frame (waitUp).
+// returning once the kernel can carry the endpoint's first frame
+// (netns.WaitUp).
 // It returns the host-side veth's name: ep.HostVeth, or, when that is empty,
 // a fresh VethName, drawn again if the name is taken (as the CNI plugins
 // do). eth0 and the host veth get adjacent interface indices (see
@@ -143,7 +144,7 @@ func Attach(h *netlink.Handle, br netlink.Link, nsPath string, ep Endpoint) (str
 		h.LinkDel(veth)
 		return "", fmt.Errorf("set %s up: %w", ep.HostVeth, err)
 	}
-	if err := waitUp(h, ns, ep.IfName, hostIdx, br.Attrs().Index); err != nil {
+	if err := netns.WaitUp(ns, ep.IfName, h, ep.HostVeth, br.Attrs().Name); err != nil {
 		h.LinkDel(veth)
 		return "", fmt.Errorf("attach %s to bridge %q: %w", ep.HostVeth, br.Attrs().Name, err)
 	}

@@ -157,7 +157,8 @@ type Endpoint struct {
 // (nsPath) and the other, ep.IfName, born in the container's namespace
 // (ctrPath) with ep's address and MAC, MTU 1450 and no default route:
 // containers leave the overlay through docker_gwbridge. It returns the
-// name of the end on br0.
+// name of the end on br0, once the kernel can carry its first frame
+// (netns.WaitUp).
 func Attach(nsPath, ctrPath string, ep Endpoint) (string, error) {
 	nh, err := netns.HandleAt(nsPath)
 	if err != nil {
@@ -204,6 +205,10 @@ func Attach(nsPath, ctrPath string, ep Endpoint) (string, error) {
 	if err != nil {
 		undo()
 		return "", fmt.Errorf("set %s up: %w", name, err)
+	}
+	if err := netns.WaitUp(ctr, ep.IfName, nh, name, Bridge); err != nil {
+		undo()
+		return "", fmt.Errorf("attach %s to %s: %w", name, Bridge, err)
 	}
 	return name, nil
 }
