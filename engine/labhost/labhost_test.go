@@ -2,6 +2,8 @@ package labhost
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -114,5 +116,50 @@ func TestCheckNodes(t *testing.T) {
 	}
 	if got, want := NodeAddr(2).String(), "192.0.2.2/24"; got != want {
 		t.Errorf("NodeAddr(2) = %s, want %s", got, want)
+	}
+}
+
+func TestCLIBinary(t *testing.T) {
+	t.Setenv(EnvCLI, "")
+	if p, err := cliBinary("/self"); err != nil || p != "/self" {
+		t.Errorf("unset %s: %q, %v; want the starting binary", EnvCLI, p, err)
+	}
+	dir := t.TempDir()
+	exe := filepath.Join(dir, "nslab")
+	plain := filepath.Join(dir, "notes.txt")
+	for _, f := range []struct {
+		path string
+		mode os.FileMode
+	}{{exe, 0o755}, {plain, 0o644}} {
+		if err := os.WriteFile(f.path, nil, f.mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv(EnvCLI, exe)
+	if p, err := cliBinary("/self"); err != nil || p != exe {
+		t.Errorf("%s=%s: %q, %v", EnvCLI, exe, p, err)
+	}
+	for value, want := range map[string]string{
+		"nslab":                      "want the absolute path",
+		filepath.Join(dir, "absent"): "no such file",
+		plain:                        "not an executable file",
+		dir:                          "not an executable file",
+	} {
+		t.Setenv(EnvCLI, value)
+		_, err := cliBinary("/self")
+		if err == nil || !strings.Contains(err.Error(), EnvCLI+"=") || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s=%s: %v, want an error naming it and saying %q", EnvCLI, value, err, want)
+		}
+	}
+	// Start refuses it before it creates anything (as root; it refuses
+	// any non-root caller first).
+	if os.Geteuid() == 0 {
+		t.Setenv(EnvCLI, plain)
+		if h, err := Start(Options{}); err == nil || !strings.Contains(err.Error(), EnvCLI) {
+			if h != nil {
+				h.Close()
+			}
+			t.Errorf("Start with %s=%s: %v, want the refusal", EnvCLI, plain, err)
+		}
 	}
 }

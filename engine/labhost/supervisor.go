@@ -206,8 +206,12 @@ func buildHost(id string, runSize int64, hostname string) error {
 	if err != nil {
 		return err
 	}
+	cli, err := cliBinary(exe)
+	if err != nil {
+		return err
+	}
 	for _, name := range []string{"nslab", "docker"} {
-		if err := os.Symlink(exe, filepath.Join(BinDir, name)); err != nil {
+		if err := os.Symlink(cli, filepath.Join(BinDir, name)); err != nil {
 			return err
 		}
 	}
@@ -449,4 +453,25 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// cliBinary is the binary the lab host's nslab and docker links run: the
+// one EnvCLI names, or self. A value that is not the absolute path of an
+// executable file is an error that names it, found by Start before
+// anything is created.
+func cliBinary(self string) (string, error) {
+	p := os.Getenv(EnvCLI)
+	if p == "" {
+		return self, nil
+	}
+	fi, err := os.Stat(p)
+	switch {
+	case !filepath.IsAbs(p):
+		return "", fmt.Errorf("%s=%q: want the absolute path of an nslab binary", EnvCLI, p)
+	case err != nil:
+		return "", fmt.Errorf("%s=%q: %w", EnvCLI, p, err)
+	case !fi.Mode().IsRegular() || fi.Mode()&0o111 == 0:
+		return "", fmt.Errorf("%s=%q: not an executable file", EnvCLI, p)
+	}
+	return p, nil
 }
