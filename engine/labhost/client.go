@@ -40,8 +40,8 @@ func DaemonTimeout() (d time.Duration, ok bool, err error) {
 
 // callBounded is api.Call with the whole call (connect, send, answer)
 // bounded. While the supervisor restarts a dead daemon (its pid file is
-// gone or names a dead process), the call waits for the new one within the
-// same bound.
+// gone or names a dead process, or the dead daemon's socket held the
+// request unread), the call waits for the new one within the same bound.
 func callBounded(req api.Operation, out any, files ...*os.File) error {
 	bound, bounded, err := DaemonTimeout()
 	if err != nil {
@@ -58,35 +58,69 @@ func callBounded(req api.Operation, out any, files ...*os.File) error {
 		return api.Call(Socket(), req, out, files...)
 	}
 	deadline := time.Now().Add(bound)
-	var c *api.Conn
 	for {
-		c, err = api.DialTimeout(Socket(), time.Until(deadline))
-		if err == nil {
-			break
+		var ce connError
+		if err := callOnce(req, out, deadline, files...); !errors.As(err, &ce) {
+			return err // nil, or the daemon's answer
 		}
-		if !restarting(err) || time.Now().After(deadline) {
-			if errors.Is(err, os.ErrDeadlineExceeded) || isTimeout(err) {
+		retry := unread(ce.err)
+		if ce.dial {
+			retry = restarting(ce.err)
+		}
+		if !retry || time.Now().After(deadline) {
+			if errors.Is(ce.err, os.ErrDeadlineExceeded) || isTimeout(ce.err) {
 				return noAnswer(bound)
 			}
-			return err
+			return ce.err
 		}
 		time.Sleep(20 * time.Millisecond) // bounded by the deadline
+	}
+}
+
+// connError is a failure to reach the daemon or to exchange the request
+// and answer with it; dial says which.
+type connError struct {
+	err  error
+	dial bool
+}
+
+func (e connError) Error() string { return e.err.Error() }
+
+// callOnce is one connection's call, up to deadline. Failures of the
+// connection itself come back as a connError; an answer the daemon gave,
+// an error included, as is.
+func callOnce(req api.Operation, out any, deadline time.Time, files ...*os.File) error {
+	c, err := api.DialTimeout(Socket(), time.Until(deadline))
+	if err != nil {
+		return connError{err, true}
 	}
 	defer c.Close()
 	c.SetDeadline(deadline)
 	if err := c.Send(req, files...); err != nil {
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return noAnswer(bound)
-		}
-		return err
+		return connError{err, false}
 	}
 	if err := c.Recv(out); err != nil {
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return noAnswer(bound)
+		var de *api.Error
+		if errors.As(err, &de) {
+			return err
 		}
-		return err
+		return connError{err, false}
 	}
 	return nil
+}
+
+// unread reports whether a call's connection failed with the request
+// unread by any daemon, so that sending it again on a new connection
+// cannot act twice: the daemon was killed with the connection still in
+// its listen queue, or with the request still in the socket, while the
+// supervisor starts its successor. Writing to a unix socket whose other
+// end is closed fails with EPIPE; and when that end closes unaccepted, or
+// with data it has not read, the kernel resets the connection
+// (ECONNRESET). The request goes in one sendmsg and the daemon acts only
+// on a whole line, so a daemon that read it and then died leaves a plain
+// end of file, which is not retried.
+func unread(err error) bool {
+	return errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET)
 }
 
 func isTimeout(err error) bool {
