@@ -67,10 +67,11 @@ func callBounded(req api.Operation, out any, files ...*os.File) error {
 		if ce.dial {
 			retry = restarting(ce.err)
 		}
-		if !retry || time.Now().After(deadline) {
-			if errors.Is(ce.err, os.ErrDeadlineExceeded) || isTimeout(ce.err) {
-				return noAnswer(bound)
-			}
+		late := time.Now().After(deadline)
+		if late && retry || errors.Is(ce.err, os.ErrDeadlineExceeded) || isTimeout(ce.err) {
+			return noAnswer(bound)
+		}
+		if !retry {
 			return ce.err
 		}
 		time.Sleep(20 * time.Millisecond) // bounded by the deadline

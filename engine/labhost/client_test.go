@@ -12,11 +12,11 @@ import (
 	"github.com/nslab/nslab/engine/api"
 )
 
-// TestUnread checks the one send failure callBounded retries, with the
-// error the kernel and Go's net package really give: a request written to
-// a connection whose daemon end is already closed (a daemon killed with
-// the connection still in its listen queue) fails with EPIPE, and no daemon
-// has seen it. A deadline, or a daemon that closed the connection after
+// TestUnread checks the send failure callBounded retries, with the error
+// the kernel and Go's net package really give: a request written to a
+// connection whose daemon end is already closed (here accepted and closed;
+// a daemon killed with the connection in its listen queue is the same)
+// fails with EPIPE, and no daemon has seen it. A deadline, or a daemon that closed the connection after
 // reading the request, must not be retried.
 func TestUnread(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "d.sock")
@@ -37,7 +37,7 @@ func TestUnread(t *testing.T) {
 	s.Close()
 	err = c.Send(api.PsRequest{})
 	if err == nil || !unread(err) {
-		t.Errorf("send to a closed daemon end: %v; want an error undelivered reports (EPIPE)", err)
+		t.Errorf("send to a closed daemon end: %v; want an error unread accepts (EPIPE)", err)
 	}
 	for _, e := range []error{os.ErrDeadlineExceeded, io.EOF, errors.New("daemon closed the connection: EOF"), &api.Error{}} {
 		if unread(e) {
@@ -83,6 +83,65 @@ func TestUnreadReset(t *testing.T) {
 		}
 		if !read && (err == nil || !unread(err)) {
 			t.Errorf("daemon closed with the request unread: %v; want an error unread accepts (ECONNRESET)", err)
+		}
+	}
+}
+
+// TestCallBoundedRetriesUnread runs callBounded against a daemon socket
+// whose first connection is closed with the request unread, as a killed
+// daemon's is: the call must reach the next connection and return its
+// answer. A daemon that reads the request and then closes must not get it
+// twice.
+func TestCallBoundedRetriesUnread(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Dir(root+SocketPath), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	old := reachRoot
+	reachRoot = root
+	defer func() { reachRoot = old }()
+	for _, c := range []struct {
+		name      string
+		readFirst bool // the first connection's daemon reads the request
+		wantErr   bool
+		wantConns int
+	}{
+		{"closed unread, then answered", false, false, 2},
+		{"read, then closed", true, true, 1},
+	} {
+		os.Remove(root + SocketPath)
+		l, err := net.Listen("unix", root+SocketPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns := make(chan int, 1)
+		go func() {
+			n := 0
+			defer func() { conns <- n }()
+			for {
+				s, err := l.Accept()
+				if err != nil {
+					return
+				}
+				n++
+				if n == 1 && !c.readFirst {
+					s.Close() // unread: the client sees a reset
+					continue
+				}
+				bufio.NewReader(s).ReadBytes('\n')
+				if n == 1 {
+					s.Close() // read, then gone: a plain end of file
+					continue
+				}
+				s.Write([]byte("{}\n"))
+				s.Close()
+			}
+		}()
+		err = callBounded(api.PsRequest{}, nil)
+		l.Close()
+		n := <-conns
+		if (err != nil) != c.wantErr || n != c.wantConns {
+			t.Errorf("%s: callBounded = %v after %d connections; want error %v after %d", c.name, err, n, c.wantErr, c.wantConns)
 		}
 	}
 }
