@@ -164,7 +164,7 @@ const vethNameTries = 5
 // peerExists tells a clash of the container-side name (which a new host
 // name cannot fix) from a clash of the host-side one.
 func peerExists(ns vnetns.NsHandle, name string) bool {
-	ch, err := netlink.NewHandleAt(ns)
+	ch, err := netns.HandleIn(ns)
 	if err != nil {
 		return false
 	}

@@ -54,7 +54,7 @@ func buildOutside() error {
 		return fmt.Errorf("default route via %s: %w", OutsideAddr.Addr(), err)
 	}
 
-	oh, err := netlink.NewHandleAt(ons)
+	oh, err := netns.HandleIn(ons)
 	if err != nil {
 		return err
 	}

@@ -114,11 +114,21 @@ func HandleAt(path string) (*netlink.Handle, error) {
 		return nil, err
 	}
 	defer ns.Close()
-	h, err := netlink.NewHandleAt(ns)
+	h, err := HandleIn(ns)
 	if err != nil {
 		return nil, fmt.Errorf("netlink handle in %q: %w", path, err)
 	}
 	return h, nil
+}
+
+// HandleIn returns a route netlink handle on namespace ns: links,
+// addresses, routes and neighbours, all the engine asks of a namespace.
+// netlink.NewHandleAt without a family also opens XFRM and netfilter
+// sockets, which the engine never uses and which made a handle cost about
+// 95 µs instead of 35 on a 2-core VM (2026-11-25), several times per
+// container start.
+func HandleIn(ns vnetns.NsHandle) (*netlink.Handle, error) {
+	return netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
 }
 
 // LoopbackUp brings lo up in the namespace at path; a new namespace starts
@@ -144,7 +154,7 @@ func LoopbackUp(path string) error {
 // adds the default route through gw: what every network driver does to the
 // container's side of an endpoint.
 func ConfigureLink(ns vnetns.NsHandle, ifName string, addr netip.Prefix, gw netip.Addr) error {
-	h, err := netlink.NewHandleAt(ns)
+	h, err := HandleIn(ns)
 	if err != nil {
 		return fmt.Errorf("netlink handle in container netns: %w", err)
 	}

@@ -26,7 +26,7 @@ const upWait = 5 * time.Second
 // Link watch sets the operational state to UP in the same step, so that is
 // what WaitUp polls, for at most upWait.
 func WaitUp(ns vnetns.NsHandle, ifName string, h *netlink.Handle, names ...string) error {
-	ch, err := netlink.NewHandleAt(ns)
+	ch, err := HandleIn(ns)
 	if err != nil {
 		return fmt.Errorf("netlink handle in container netns: %w", err)
 	}
