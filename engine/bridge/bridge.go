@@ -18,7 +18,6 @@ import (
 
 	"github.com/nslab/nslab/engine/netns"
 	"github.com/vishvananda/netlink"
-	vnetns "github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -94,6 +93,11 @@ func Attach(h *netlink.Handle, br netlink.Link, nsPath string, ep Endpoint) (str
 		return "", err
 	}
 	defer ns.Close()
+	ch, err := netns.HandleIn(ns)
+	if err != nil {
+		return "", fmt.Errorf("netlink handle in %s: %w", nsPath, err)
+	}
+	defer ch.Close()
 	pick := ep.HostVeth == ""
 	if pick {
 		ep.HostVeth = drawVethName()
@@ -118,7 +122,7 @@ func Attach(h *netlink.Handle, br netlink.Link, nsPath string, ep Endpoint) (str
 			if errors.Is(err, unix.EBUSY) {
 				continue // the counter has moved on already
 			}
-			if errors.Is(err, unix.EEXIST) && !peerExists(ns, ep.IfName) {
+			if errors.Is(err, unix.EEXIST) && !peerExists(ch, ep.IfName) {
 				if _, lerr := h.LinkByName(ep.HostVeth); lerr != nil {
 					resync(h)
 					continue
@@ -136,7 +140,7 @@ func Attach(h *netlink.Handle, br netlink.Link, nsPath string, ep Endpoint) (str
 		return "", fmt.Errorf("create veth %s (peer %s in %s): %w", ep.HostVeth, ep.IfName, nsPath, err)
 	}
 	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: ep.HostVeth, Index: hostIdx}}
-	if err := netns.ConfigureLink(ns, ep.IfName, ep.Addr, ep.Gateway); err != nil {
+	if err := netns.ConfigureLink(ch, ep.IfName, ep.Addr, ep.Gateway); err != nil {
 		h.LinkDel(veth)
 		return "", err
 	}
@@ -144,7 +148,7 @@ func Attach(h *netlink.Handle, br netlink.Link, nsPath string, ep Endpoint) (str
 		h.LinkDel(veth)
 		return "", fmt.Errorf("set %s up: %w", ep.HostVeth, err)
 	}
-	if err := netns.WaitUp(ns, ep.IfName, h, ep.HostVeth, br.Attrs().Name); err != nil {
+	if err := netns.WaitUp(ch, ep.IfName, h, ep.HostVeth, br.Attrs().Name); err != nil {
 		h.LinkDel(veth)
 		return "", fmt.Errorf("attach %s to bridge %q: %w", ep.HostVeth, br.Attrs().Name, err)
 	}
@@ -163,13 +167,8 @@ const vethNameTries = 5
 
 // peerExists tells a clash of the container-side name (which a new host
 // name cannot fix) from a clash of the host-side one.
-func peerExists(ns vnetns.NsHandle, name string) bool {
-	ch, err := netns.HandleIn(ns)
-	if err != nil {
-		return false
-	}
-	defer ch.Close()
-	_, err = ch.LinkByName(name)
+func peerExists(ch *netlink.Handle, name string) bool {
+	_, err := ch.LinkByName(name)
 	return err == nil
 }
 

@@ -232,7 +232,12 @@ func wireNode(h *netlink.Handle, br netlink.Link, node *Host, name string, addr 
 	if err := h.LinkSetUp(l); err != nil {
 		return err
 	}
-	if err := netns.ConfigureLink(ns, UnderlayLink, addr, netip.Addr{}); err != nil {
+	nh, err := netns.HandleIn(ns)
+	if err != nil {
+		return fmt.Errorf("%s: netlink handle: %w", name, err)
+	}
+	defer nh.Close()
+	if err := netns.ConfigureLink(nh, UnderlayLink, addr, netip.Addr{}); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	return nil

@@ -148,7 +148,12 @@ func Attach(h *netlink.Handle, parent netlink.Link, nsPath string, ep Endpoint) 
 	if err := h.LinkAdd(mv); err != nil {
 		return fmt.Errorf("create macvlan %s on %s in %s: %w", ep.IfName, parent.Attrs().Name, nsPath, err)
 	}
-	if err := netns.ConfigureLink(ns, ep.IfName, ep.Addr, ep.Gateway); err != nil {
+	ch, err := netns.HandleIn(ns)
+	if err == nil {
+		err = netns.ConfigureLink(ch, ep.IfName, ep.Addr, ep.Gateway)
+		ch.Close()
+	}
+	if err != nil {
 		Detach(nsPath, ep.IfName)
 		return err
 	}

@@ -149,16 +149,11 @@ func LoopbackUp(path string) error {
 	return nil
 }
 
-// ConfigureLink gives the interface ifName, already inside the namespace ns,
-// its address, sets it and the namespace's lo up and, when gw is valid,
-// adds the default route through gw: what every network driver does to the
-// container's side of an endpoint.
-func ConfigureLink(ns vnetns.NsHandle, ifName string, addr netip.Prefix, gw netip.Addr) error {
-	h, err := HandleIn(ns)
-	if err != nil {
-		return fmt.Errorf("netlink handle in container netns: %w", err)
-	}
-	defer h.Close()
+// ConfigureLink gives the interface ifName, already inside the namespace of
+// handle h (HandleIn), its address, sets it and the namespace's lo up and,
+// when gw is valid, adds the default route through gw: what every network
+// driver does to the container's side of an endpoint.
+func ConfigureLink(h *netlink.Handle, ifName string, addr netip.Prefix, gw netip.Addr) error {
 	l, err := h.LinkByName(ifName)
 	if err != nil {
 		return fmt.Errorf("find %s in container netns: %w", ifName, err)

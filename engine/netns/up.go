@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
-	vnetns "github.com/vishvananda/netns"
 )
 
 // upWait bounds WaitUp. The kernel's link watch normally runs within a
@@ -14,9 +13,9 @@ import (
 const upWait = 5 * time.Second
 
 // WaitUp returns once the kernel has finished bringing up what a new
-// endpoint's first frame crosses: ifName inside the container's namespace
-// ns, and the links called names on h (the host end of its veth, and its
-// bridge). Setting a link up turns its carrier on at once, but the
+// endpoint's first frame crosses: ifName on ctr, a handle in the
+// container's namespace, and the links called names on h (the host end of
+// its veth, and its bridge). Setting a link up turns its carrier on at once, but the
 // kernel's link watch, a deferred work item, is what later gives the
 // device its queueing discipline; until then the device drops every frame
 // it is asked to send. A bridge's carrier comes on with its first port, so
@@ -25,17 +24,12 @@ const upWait = 5 * time.Second
 // second (a `ping -c 1 -W 1` fails without the firewall seeing a packet).
 // Link watch sets the operational state to UP in the same step, so that is
 // what WaitUp polls, for at most upWait.
-func WaitUp(ns vnetns.NsHandle, ifName string, h *netlink.Handle, names ...string) error {
-	ch, err := HandleIn(ns)
-	if err != nil {
-		return fmt.Errorf("netlink handle in container netns: %w", err)
-	}
-	defer ch.Close()
+func WaitUp(ctr *netlink.Handle, ifName string, h *netlink.Handle, names ...string) error {
 	type link struct {
 		h    *netlink.Handle
 		name string
 	}
-	links := []link{{ch, ifName}}
+	links := []link{{ctr, ifName}}
 	for _, name := range names {
 		links = append(links, link{h, name})
 	}

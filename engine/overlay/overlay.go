@@ -174,6 +174,11 @@ func Attach(nsPath, ctrPath string, ep Endpoint) (string, error) {
 		return "", err
 	}
 	defer ctr.Close()
+	ch, err := netns.HandleIn(ctr)
+	if err != nil {
+		return "", fmt.Errorf("netlink handle in %s: %w", ctrPath, err)
+	}
+	defer ch.Close()
 	// Docker names the ends on br0 veth0, veth1, ...: the lowest free.
 	name := ""
 	for i := 0; name == ""; i++ {
@@ -194,7 +199,7 @@ func Attach(nsPath, ctrPath string, ep Endpoint) (string, error) {
 			nh.LinkDel(l)
 		}
 	}
-	if err := netns.ConfigureLink(ctr, ep.IfName, ep.Addr, netip.Addr{}); err != nil {
+	if err := netns.ConfigureLink(ch, ep.IfName, ep.Addr, netip.Addr{}); err != nil {
 		undo()
 		return "", err
 	}
@@ -206,7 +211,7 @@ func Attach(nsPath, ctrPath string, ep Endpoint) (string, error) {
 		undo()
 		return "", fmt.Errorf("set %s up: %w", name, err)
 	}
-	if err := netns.WaitUp(ctr, ep.IfName, nh, name, Bridge); err != nil {
+	if err := netns.WaitUp(ch, ep.IfName, nh, name, Bridge); err != nil {
 		undo()
 		return "", fmt.Errorf("attach %s to %s: %w", name, Bridge, err)
 	}

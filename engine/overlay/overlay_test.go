@@ -58,11 +58,11 @@ func twoNodes(t *testing.T) (a, b node) {
 	ethA, _ := ha.LinkByName("eth1")
 	ha.AddrAdd(ethA, &netlink.Addr{IPNet: &net.IPNet{IP: net.IPv4(192, 0, 2, 1), Mask: net.CIDRMask(24, 32)}})
 	ha.LinkSetUp(ethA)
-	if err := netns.ConfigureLink(bns, "eth1", netip.MustParsePrefix("192.0.2.2/24"), netip.Addr{}); err != nil {
-		t.Fatal(err)
-	}
 	hb, err := netns.HandleAt(bPath)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := netns.ConfigureLink(hb, "eth1", netip.MustParsePrefix("192.0.2.2/24"), netip.Addr{}); err != nil {
 		t.Fatal(err)
 	}
 	return node{h: ha, dir: filepath.Join(dir, "a")}, node{path: bPath, h: hb, dir: filepath.Join(dir, "b")}
