@@ -16,26 +16,13 @@ import (
 // the kernel and Go's net package really give: a request written to a
 // connection whose daemon end is already closed (here accepted and closed;
 // a daemon killed with the connection in its listen queue is the same)
-// fails with EPIPE, and no daemon has seen it. A deadline, or a daemon that closed the connection after
-// reading the request, must not be retried.
+// fails with EPIPE, and no daemon has seen it. A deadline, or a daemon
+// that closed the connection after reading the request, must not be
+// retried.
 func TestUnread(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "d.sock")
-	l, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	c, err := api.Dial(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	s, err := l.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, s := connected(t, listener(t))
 	s.Close()
-	err = c.Send(api.PsRequest{})
+	err := c.Send(api.PsRequest{})
 	if err == nil || !unread(err) {
 		t.Errorf("send to a closed daemon end: %v; want an error unread accepts (EPIPE)", err)
 	}
@@ -51,21 +38,9 @@ func TestUnread(t *testing.T) {
 // is retried; the daemon that read the request and closed leaves EOF,
 // which is not.
 func TestUnreadReset(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "d.sock")
-	l, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := listener(t)
 	for _, read := range []bool{false, true} {
-		c, err := api.Dial(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := l.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
+		c, s := connected(t, l)
 		if err := c.Send(api.PsRequest{}); err != nil {
 			t.Fatal(err)
 		}
@@ -75,8 +50,7 @@ func TestUnreadReset(t *testing.T) {
 			}
 		}
 		s.Close()
-		err = c.Recv(nil)
-		c.Close()
+		err := c.Recv(nil)
 		if read && (err == nil || unread(err)) {
 			// It read everything there was: a plain end of file.
 			t.Errorf("daemon read the request and closed: %v; want an error unread rejects", err)
@@ -144,4 +118,29 @@ func TestCallBoundedRetriesUnread(t *testing.T) {
 			t.Errorf("%s: callBounded = %v after %d connections; want error %v after %d", c.name, err, n, c.wantErr, c.wantConns)
 		}
 	}
+}
+
+// listener is a daemon socket in a temporary directory, closed with the test.
+func listener(t *testing.T) net.Listener {
+	l, err := net.Listen("unix", filepath.Join(t.TempDir(), "d.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// connected dials l as the CLI does and returns both ends; the client's is
+// closed with the test.
+func connected(t *testing.T, l net.Listener) (*api.Conn, net.Conn) {
+	c, err := api.Dial(l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	s, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, s
 }
