@@ -71,12 +71,8 @@ func (w withShim) Run() int {
 		fmt.Fprintf(os.Stderr, "labs: building nslab-shim needs the go command, which is not in PATH: %v\n", err)
 		return 1
 	}
-	// Static and -trimpath, as scripts/lab.sh and scripts/mutate build:
-	// the build cache then has most of it.
-	build := exec.Command(gobin, "build", "-trimpath", "-o", filepath.Join(dir, shim.Name), "github.com/nslab/nslab/engine/cmd/"+shim.Name)
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "labs: build %s: %v\n%s", shim.Name, err, out)
+	if err := goBuild(gobin, filepath.Join(dir, shim.Name), shim.Name); err != nil {
+		fmt.Fprintln(os.Stderr, "labs:", err)
 		return 1
 	}
 	os.Setenv("PATH", dir+string(filepath.ListSeparator)+os.Getenv("PATH"))
@@ -87,6 +83,18 @@ func (w withShim) Run() int {
 		}
 	}
 	return w.m.Run()
+}
+
+// goBuild builds engine/cmd/cmd into out, static and with -trimpath, as
+// scripts/lab.sh and scripts/mutate build: the build cache then has most
+// of it. It is never race-enabled, whatever this test binary is.
+func goBuild(gobin, out, cmd string) error {
+	build := exec.Command(gobin, "build", "-trimpath", "-o", out, "github.com/nslab/nslab/engine/cmd/"+cmd)
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("build %s: %v\n%s", cmd, err, b)
+	}
+	return nil
 }
 
 // cliDir, in a race-enabled run, holds nslab and docker: links to an nslab
@@ -104,10 +112,8 @@ var cliDir string
 func buildCLI(gobin, dir string) error {
 	d := filepath.Join(dir, "cli")
 	bin := filepath.Join(d, "nslab")
-	build := exec.Command(gobin, "build", "-trimpath", "-o", bin, "github.com/nslab/nslab/engine/cmd/nslab")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("build nslab without -race for the labs' commands: %v\n%s", err, out)
+	if err := goBuild(gobin, bin, "nslab"); err != nil {
+		return err
 	}
 	if err := os.Symlink("nslab", filepath.Join(d, "docker")); err != nil {
 		return err
