@@ -57,6 +57,9 @@ type Spec struct {
 	// container gets its own and its command is PID 1.
 	PidNS   string
 	PidHost bool
+	// Template is the mount namespace the container's is copied from
+	// (template.go); nil copies the caller's.
+	Template *Template
 
 	// Files to bind onto /etc/hosts, /etc/hostname and /etc/resolv.conf.
 	Hosts, HostnameFile, ResolvConf string
@@ -148,7 +151,7 @@ func Start(s Spec) (*exec.Cmd, error) {
 			Ctty:       0,
 		},
 	}
-	err = forkIn(s.NetNS, s.PidNS, cmd)
+	err = forkIn(s.NetNS, s.PidNS, s.Template.fd(), cmd)
 	wr.Close()
 	if err != nil {
 		return nil, fmt.Errorf("start container init: %w", err)
@@ -162,10 +165,12 @@ func Start(s Spec) (*exec.Cmd, error) {
 }
 
 // forkIn starts cmd from an OS thread that has joined the given network
-// and pid namespaces, so the child is born in them. setns(CLONE_NEWPID)
+// and pid namespaces, and the mount namespace open as mntFD unless it is
+// -1, so the child is born in them (or cloned from them). setns(CLONE_NEWPID)
 // changes only the namespace of the thread's future children. netns.OnThread
-// switches the thread back afterwards (or discards it).
-func forkIn(netPath, pidPath string, cmd *exec.Cmd) error {
+// switches the thread back afterwards, or discards it once it has entered
+// a mount namespace.
+func forkIn(netPath, pidPath string, mntFD int, cmd *exec.Cmd) error {
 	return netns.OnThread(func(t *netns.Thread) error {
 		if netPath != "" {
 			if err := t.JoinPath(netPath, unix.CLONE_NEWNET); err != nil {
@@ -174,6 +179,13 @@ func forkIn(netPath, pidPath string, cmd *exec.Cmd) error {
 		}
 		if pidPath != "" {
 			if err := t.JoinPath(pidPath, unix.CLONE_NEWPID); err != nil {
+				return err
+			}
+		}
+		if mntFD >= 0 {
+			// Last: the template has no netns pins, so the paths
+			// above would not open in it.
+			if err := t.EnterMount(mntFD); err != nil {
 				return err
 			}
 		}

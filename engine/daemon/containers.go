@@ -250,6 +250,7 @@ func (d *Daemon) start(c *Container, stdin, stdout, stderr *os.File) (err error)
 		}
 	}()
 	spec := container.Spec{
+		Template: d.mounts,
 		Hostname: c.Hostname, Dir: c.Dir, Cmd: c.argv(), Env: c.Env, Tty: c.Tty,
 		Stdin: stdin, Stdout: stdout, Stderr: stderr,
 		Hosts: c.file("hosts"), HostnameFile: c.file("hostname"), ResolvConf: c.file("resolv.conf"),

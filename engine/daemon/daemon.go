@@ -50,6 +50,9 @@ type Daemon struct {
 	upstream []string
 	ports    *portmap.Allocator
 	subnets  ipam.Picker // round-robin over the default pools, guarded by mu
+	// mounts is the mount namespace containers' are copied from: the lab
+	// host's without the netns pins (engine/container's template.go).
+	mounts *container.Template
 
 	// mu guards networks, containers and every field of the Networks
 	// and Containers in them. Functions that need it held say "Call with
@@ -145,7 +148,15 @@ func newDaemon(dir string) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("netlink: %w", err)
 	}
+	// Before any pin is made or restored, and on every start: a restarted
+	// daemon makes a new template, and the netns directory is a mount
+	// point already.
+	mounts, err := container.NewTemplate(filepath.Join(dir, "netns"))
+	if err != nil {
+		return nil, fmt.Errorf("containers' mount namespace template: %w", err)
+	}
 	d := &Daemon{
+		mounts:     mounts,
 		dir:        dir,
 		nl:         nl,
 		images:     image.NewStore(filepath.Join(dir, "images")),

@@ -22,9 +22,13 @@ import (
 //   - a file descriptor opened in the callback (a socket, a netlink handle)
 //     keeps its namespace and may be used from any goroutine afterwards;
 //   - if a switch cannot be undone, the thread is never unlocked: its
-//     goroutine ends locked and the runtime destroys the thread.
+//     goroutine ends locked and the runtime destroys the thread. A thread
+//     that entered a mount namespace (EnterMount) ends so too.
 type Thread struct {
 	undo []saved
+	// spent: the thread no longer shares the process's root and working
+	// directory (EnterMount), so OnThread never hands it back.
+	spent bool
 }
 
 // saved is a namespace the thread was in before a switch.
@@ -42,6 +46,14 @@ func OnThread(fn func(t *Thread) error) error {
 		runtime.LockOSThread()
 		t := &Thread{}
 		err := fn(t)
+		if t.spent {
+			for _, s := range t.undo {
+				s.orig.Close()
+			}
+			// Stay locked: the runtime discards this thread.
+			errc <- err
+			return
+		}
 		for i := len(t.undo) - 1; i >= 0; i-- {
 			s := t.undo[i]
 			rerr := unix.Setns(int(s.orig.Fd()), s.nstype)
@@ -123,6 +135,25 @@ func (t *Thread) Unshare(nstype int) error {
 	if err := unix.Unshare(nstype); err != nil {
 		t.drop()
 		return fmt.Errorf("unshare namespace %#x: %w", nstype, err)
+	}
+	return nil
+}
+
+// EnterMount moves the thread into the mount namespace open as fd, for a
+// child to be cloned from it. setns(2) refuses a mount namespace to a
+// thread that shares its root and working directory with others, as every
+// Go thread does, so the thread first takes a copy of its own
+// (unshare(CLONE_FS)). It then no longer follows the process's chdir or
+// umask, and no switch back would make it share them again: OnThread never
+// unlocks a thread that entered a mount namespace, and the runtime destroys
+// it when the callback returns.
+func (t *Thread) EnterMount(fd int) error {
+	t.spent = true
+	if err := unix.Unshare(unix.CLONE_FS); err != nil {
+		return fmt.Errorf("unshare the thread's root and working directory: %w", err)
+	}
+	if err := unix.Setns(fd, unix.CLONE_NEWNS); err != nil {
+		return fmt.Errorf("enter mount namespace: %w", err)
 	}
 	return nil
 }

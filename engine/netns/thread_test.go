@@ -57,8 +57,9 @@ func TestOnThreadRestores(t *testing.T) {
 	}
 }
 
-// TestOnThreadRefusesOtherTypes: only net and pid are switched per thread;
-// a mount namespace cannot be entered from a threaded Go process.
+// TestOnThreadRefusesOtherTypes: only net and pid are switched and
+// restored per thread; a mount namespace is entered only through
+// EnterMount, which spends the thread.
 func TestOnThreadRefusesOtherTypes(t *testing.T) {
 	err := OnThread(func(th *Thread) error { return th.Unshare(unix.CLONE_NEWNS) })
 	if err == nil {
@@ -121,5 +122,71 @@ func TestOnThreadDiscardsUnrestorableThread(t *testing.T) {
 		if unix.Stat("/proc/self/task/"+e.Name()+"/ns/net", &st) == nil && st.Ino != own {
 			t.Errorf("thread %s is in another network namespace", e.Name())
 		}
+	}
+}
+
+// TestEnterMountSpendsThread enters a mount namespace made for the test
+// (a copy of the test's own: no mount changes anywhere) and checks that
+// the thread that entered it is destroyed, and that no thread the runtime
+// still runs is left in it.
+func TestEnterMountSpendsThread(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("unshare(CLONE_NEWNS) needs root")
+	}
+	own := netnsInode(t, "/proc/self/ns/mnt")
+	// A fresh mount namespace, held by a file, from a thread that is
+	// then discarded (it ends locked).
+	made := make(chan *os.File, 1)
+	go func() {
+		runtime.LockOSThread()
+		if unix.Unshare(unix.CLONE_FS|unix.CLONE_NEWNS) != nil {
+			made <- nil
+			return
+		}
+		f, _ := os.Open("/proc/thread-self/ns/mnt")
+		made <- f
+	}()
+	other := <-made
+	if other == nil {
+		t.Fatal("could not make a mount namespace for the test")
+	}
+	defer other.Close()
+	want := netnsInode(t, fmt.Sprintf("/proc/self/fd/%d", other.Fd()))
+	if want == own {
+		t.Fatal("the test's mount namespace is the process's own")
+	}
+	var tid int
+	var inside uint64
+	err := OnThread(func(th *Thread) error {
+		tid = unix.Gettid()
+		if err := th.EnterMount(int(other.Fd())); err != nil {
+			return err
+		}
+		inside = netnsInode(t, "/proc/thread-self/ns/mnt")
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("EnterMount: %v", err)
+	}
+	if inside != want {
+		t.Fatalf("the callback ran in mount namespace %d after EnterMount, want %d", inside, want)
+	}
+	task := fmt.Sprintf("/proc/self/task/%d", tid)
+	for i := 0; ; i++ {
+		if _, err := os.Stat(task); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		if i == 100 {
+			t.Fatalf("thread %d, which entered another mount namespace, still exists 5 s later", tid)
+		}
+		time.Sleep(50 * time.Millisecond) // between bounded retries
+	}
+	for i := 0; i < 50; i++ {
+		OnThread(func(*Thread) error {
+			if got := netnsInode(t, "/proc/thread-self/ns/mnt"); got != own {
+				t.Errorf("a thread the runtime reuses is in mount namespace %d, want the process's %d", got, own)
+			}
+			return nil
+		})
 	}
 }

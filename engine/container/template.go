@@ -1,0 +1,173 @@
+package container
+
+// The template mount namespace.
+//
+// clone(CLONE_NEWNS) copies every mount of the parent's mount namespace,
+// and the init then walks them all twice more: once to make them private,
+// once to unmount the old root after pivot_root. The lab host's mount
+// namespace holds one netns pin per container (the daemon's netns
+// directory, like Docker's /var/run/docker/netns), so a container copied
+// from it cost more with every container already running: at 1,000
+// containers the copy and the two walks were about a sixth of a run -d
+// (engine/README.md). Containers are therefore copied from a template: a
+// copy of the lab host's namespace without the pins.
+//
+// The template must still see what is mounted in the lab host after it was
+// made, such as a tmpfs a learner mounts and then binds into a container
+// with -v. So the lab host's mounts are made shared (as systemd makes a
+// machine's), the template's are slaves of them, and the directories named
+// to NewTemplate are private mount points whose later mounts, the pins,
+// reach no one else.
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Template is a mount namespace that containers' own are copied from. It
+// lives as long as the daemon that made it.
+type Template struct {
+	f *os.File
+}
+
+// NewTemplate makes the template from the calling process's mount
+// namespace, which it changes: its mounts become shared, and each
+// directory in private becomes a private mount point (bound onto itself,
+// with what is mounted below it, if it is not one yet). The template has
+// none of the private directories' mounts. Call it in a lab host only,
+// before anything is mounted below the private directories concurrently.
+func NewTemplate(private ...string) (*Template, error) {
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SHARED, ""); err != nil {
+		return nil, fmt.Errorf("make / shared: %w", err)
+	}
+	for _, dir := range private {
+		if err := ensurePrivateMount(dir); err != nil {
+			return nil, err
+		}
+	}
+	type made struct {
+		f   *os.File
+		err error
+	}
+	res := make(chan made, 1)
+	go func() {
+		// This thread leaves the process's mount namespace and never
+		// comes back: it stays locked, and the runtime destroys it when
+		// the goroutine ends (engine/netns's discipline).
+		runtime.LockOSThread()
+		f, err := enterNewTemplate(private)
+		res <- made{f, err}
+	}()
+	r := <-res
+	if r.err != nil {
+		return nil, r.err
+	}
+	return &Template{f: r.f}, nil
+}
+
+// enterNewTemplate moves the calling thread, locked for good, into a new
+// mount namespace, makes it the template and returns a handle on it.
+func enterNewTemplate(private []string) (*os.File, error) {
+	if err := unix.Unshare(unix.CLONE_FS | unix.CLONE_NEWNS); err != nil {
+		return nil, fmt.Errorf("unshare a mount namespace for the template: %w", err)
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
+		return nil, fmt.Errorf("make the template's mounts slaves: %w", err)
+	}
+	for _, dir := range private {
+		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
+			return nil, fmt.Errorf("unmount %s in the template: %w", dir, err)
+		}
+	}
+	f, err := os.Open("/proc/thread-self/ns/mnt")
+	if err != nil {
+		return nil, fmt.Errorf("open the template mount namespace: %w", err)
+	}
+	return f, nil
+}
+
+// ensurePrivateMount makes dir a mount point, if it is not one, without
+// hiding what is mounted below it, and makes it and its mounts private.
+func ensurePrivateMount(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	ok, err := isMountPoint(dir)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if err := unix.Mount(dir, dir, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("bind %s onto itself: %w", dir, err)
+		}
+	}
+	if err := unix.Mount("", dir, "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make %s private: %w", dir, err)
+	}
+	return nil
+}
+
+// isMountPoint reports whether something is mounted on dir in the calling
+// thread's mount namespace.
+func isMountPoint(dir string) (bool, error) {
+	f, err := os.Open("/proc/thread-self/mountinfo")
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		// ID PARENT MAJ:MIN ROOT MOUNTPOINT ...; a mount point's
+		// spaces and backslashes are octal escapes.
+		fields := strings.Fields(sc.Text())
+		if len(fields) > 4 && unescapeMountinfo(fields[4]) == dir {
+			return true, nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return false, fmt.Errorf("read mountinfo: %w", err)
+	}
+	return false, nil
+}
+
+// unescapeMountinfo undoes mountinfo's octal escapes (\040 for a space).
+func unescapeMountinfo(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+4 <= len(s) {
+			var v byte
+			ok := true
+			for _, c := range []byte(s[i+1 : i+4]) {
+				if c < '0' || c > '7' {
+					ok = false
+					break
+				}
+				v = v*8 + c - '0'
+			}
+			if ok {
+				b.WriteByte(v)
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// fd is the template's namespace file, or -1 for none.
+func (t *Template) fd() int {
+	if t == nil || t.f == nil {
+		return -1
+	}
+	return int(t.f.Fd())
+}
