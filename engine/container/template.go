@@ -20,11 +20,10 @@ package container
 // reach no one else.
 
 import (
-	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
-	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -93,75 +92,25 @@ func enterNewTemplate(private []string) (*os.File, error) {
 
 // ensurePrivateMount makes dir a mount point, if it is not one, without
 // hiding what is mounted below it, and makes it and its mounts private.
+// As `ip netns` does for /run/netns, it asks the kernel: making a path that
+// is no mount point private fails with EINVAL. (mountinfo can list a mount
+// on the path that another mount hides, as a nested lab host's /run hides
+// its outer one's.)
 func ensurePrivateMount(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
-	ok, err := isMountPoint(dir)
-	if err != nil {
-		return err
-	}
-	if !ok {
+	err := unix.Mount("", dir, "", unix.MS_REC|unix.MS_PRIVATE, "")
+	if errors.Is(err, unix.EINVAL) {
 		if err := unix.Mount(dir, dir, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 			return fmt.Errorf("bind %s onto itself: %w", dir, err)
 		}
+		err = unix.Mount("", dir, "", unix.MS_REC|unix.MS_PRIVATE, "")
 	}
-	if err := unix.Mount("", dir, "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+	if err != nil {
 		return fmt.Errorf("make %s private: %w", dir, err)
 	}
 	return nil
-}
-
-// isMountPoint reports whether something is mounted on dir in the calling
-// thread's mount namespace.
-func isMountPoint(dir string) (bool, error) {
-	f, err := os.Open("/proc/thread-self/mountinfo")
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		// ID PARENT MAJ:MIN ROOT MOUNTPOINT ...; a mount point's
-		// spaces and backslashes are octal escapes.
-		fields := strings.Fields(sc.Text())
-		if len(fields) > 4 && unescapeMountinfo(fields[4]) == dir {
-			return true, nil
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return false, fmt.Errorf("read mountinfo: %w", err)
-	}
-	return false, nil
-}
-
-// unescapeMountinfo undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			var v byte
-			ok := true
-			for _, c := range []byte(s[i+1 : i+4]) {
-				if c < '0' || c > '7' {
-					ok = false
-					break
-				}
-				v = v*8 + c - '0'
-			}
-			if ok {
-				b.WriteByte(v)
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // fd is the template's namespace file, or -1 for none.
