@@ -21,6 +21,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/nslab/nslab/engine/internal/reap"
 	"github.com/nslab/nslab/engine/netns"
 	"github.com/nslab/nslab/engine/shim"
 	"golang.org/x/sys/unix"
@@ -99,8 +100,9 @@ const envInitConfig = "NSLAB_INIT_CONFIG"
 
 // Start starts the container's first process and returns it once the
 // command has been exec'd, or an error saying why it could not be (for
-// example "exec: "foo": executable file not found in $PATH").
-func Start(s Spec) (*exec.Cmd, error) {
+// example "exec: "foo": executable file not found in $PATH"). The process
+// is held by one pidfd (engine/internal/reap).
+func Start(s Spec) (*reap.Process, error) {
 	exe, err := shim.Binary()
 	if err != nil {
 		return nil, err
@@ -151,17 +153,17 @@ func Start(s Spec) (*exec.Cmd, error) {
 			Ctty:       0,
 		},
 	}
-	err = forkIn(s.NetNS, s.PidNS, s.Template.fd(), cmd)
+	p, err := forkIn(s.NetNS, s.PidNS, s.Template.fd(), cmd)
 	wr.Close()
 	if err != nil {
 		return nil, fmt.Errorf("start container init: %w", err)
 	}
 	msg, _ := io.ReadAll(rd)
 	if len(msg) > 0 {
-		cmd.Wait()
+		p.Wait()
 		return nil, fmt.Errorf("%s", strings.TrimSpace(string(msg)))
 	}
-	return cmd, nil
+	return p, nil
 }
 
 // forkIn starts cmd from an OS thread that has joined the given network
@@ -170,8 +172,9 @@ func Start(s Spec) (*exec.Cmd, error) {
 // changes only the namespace of the thread's future children. netns.OnThread
 // switches the thread back afterwards, or discards it once it has entered
 // a mount namespace.
-func forkIn(netPath, pidPath string, mntFD int, cmd *exec.Cmd) error {
-	return netns.OnThread(func(t *netns.Thread) error {
+func forkIn(netPath, pidPath string, mntFD int, cmd *exec.Cmd) (*reap.Process, error) {
+	var p *reap.Process
+	err := netns.OnThread(func(t *netns.Thread) error {
 		if netPath != "" {
 			if err := t.JoinPath(netPath, unix.CLONE_NEWNET); err != nil {
 				return err
@@ -189,8 +192,11 @@ func forkIn(netPath, pidPath string, mntFD int, cmd *exec.Cmd) error {
 				return err
 			}
 		}
-		return cmd.Start()
+		var err error
+		p, err = reap.Start(cmd)
+		return err
 	})
+	return p, err
 }
 
 // IsInit reports whether this process is a container init helper.

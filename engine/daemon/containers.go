@@ -11,7 +11,6 @@ import (
 	"log"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -77,8 +76,8 @@ type Container struct {
 	// Mounts, process, DNS and metadata (see runopts.go).
 	RunOpts
 
-	lower  string // the image's root filesystem, resolved by create
-	cmd    *exec.Cmd
+	lower  string        // the image's root filesystem, resolved by create
+	proc   *reap.Process // the first process, while it runs
 	exited chan struct{} // closed when the process has been reaped
 	output sync.WaitGroup
 	// The embedded DNS server, once the container joins a user-defined
@@ -338,12 +337,12 @@ func (d *Daemon) start(c *Container, stdin, stdout, stderr *os.File) (err error)
 		}
 		spec.PidNS = fmt.Sprintf("/proc/%d/ns/pid", x.Pid)
 	}
-	cmd, err := container.Start(spec)
+	proc, err := container.Start(spec)
 	if err != nil {
 		return ociStartError(err)
 	}
-	c.cmd = cmd
-	c.Pid = cmd.Process.Pid
+	c.proc = proc
+	c.Pid = proc.Pid
 	// This run's start time: a restored daemon adopts the process by it,
 	// and the one of a run before would make it look like another.
 	c.live.Start = labhost.StartTime(c.Pid)
@@ -380,7 +379,7 @@ func disableIPv6() error {
 // reap waits for the container's first process and releases its network,
 // as Docker deletes a stopped container's endpoints.
 func (d *Daemon) reap(c *Container) {
-	reap.Exited(c.cmd.Process.Pid) // see teardown.go
+	c.proc.Exited() // in the poller: see teardown.go
 	if c.PidMode != "" {
 		// In a shared pid namespace the kernel does not kill the
 		// container's other processes when its first one exits; Docker
@@ -397,21 +396,17 @@ func (d *Daemon) reap(c *Container) {
 		unix.Kill(-c.Pid, unix.SIGKILL)
 	}
 	record := keepExit(c) // live-restore (restore.go)
-	err := c.cmd.Wait()
+	ws, err := c.proc.Wait()
 	waitOutput(c)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	c.live.exitRecord = record
 	c.Status = "exited"
 	c.FinishedAt = time.Now()
-	c.ExitCode = 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			c.ExitCode = 128 + int(ws.Signal())
-		} else {
-			c.ExitCode = ee.ExitCode()
-		}
+	c.ExitCode = reap.ExitCode(ws)
+	if err != nil {
+		log.Printf("container %s: %v", c.Name, err)
+		c.ExitCode = 255
 	}
 	d.releaseNetwork(c)
 	close(c.exited)
@@ -571,7 +566,7 @@ func (d *Daemon) handleKill(req api.KillRequest) ([]string, error) {
 		}
 		c.manuallyStopped = true // as Docker: no policy restart after kill
 		exited := c.exited
-		err := c.cmd.Process.Signal(sig)
+		err := c.proc.Signal(sig)
 		d.mu.Unlock()
 		if err == nil && sig == syscall.SIGKILL {
 			<-exited
@@ -653,7 +648,7 @@ func (d *Daemon) stop(c *Container, timeout time.Duration) {
 		d.mu.Unlock()
 		return
 	}
-	p, exited, sig := c.cmd.Process, c.exited, c.stopSignal()
+	p, exited, sig := c.proc, c.exited, c.stopSignal()
 	d.mu.Unlock()
 	if timeout < 0 {
 		// As Docker: a negative timeout waits for as long as it takes.

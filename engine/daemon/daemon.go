@@ -224,7 +224,7 @@ func (d *Daemon) Shutdown() {
 	}
 	d.mu.Unlock()
 	for _, c := range running {
-		c.cmd.Process.Kill()
+		c.proc.Kill()
 		<-c.exited
 	}
 }

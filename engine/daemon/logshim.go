@@ -44,17 +44,17 @@ func (d *Daemon) startLogShim(c *Container, cfg shim.Config, files []*os.File) e
 		ExtraFiles:  files,
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 	}
-	if err := cmd.Start(); err != nil {
+	p, err := reap.Start(cmd)
+	if err != nil {
 		return fmt.Errorf("start the log shim %s: %w", exe, err)
 	}
-	c.live.ShimPid = cmd.Process.Pid
-	c.live.ShimStart = labhost.StartTime(cmd.Process.Pid)
+	c.live.ShimPid = p.Pid
+	c.live.ShimStart = labhost.StartTime(p.Pid)
 	c.output.Add(1)
 	go func() {
 		// In the poller, not in an OS thread blocked in wait4: one shim
 		// runs per container (engine/internal/reap).
-		reap.Exited(cmd.Process.Pid)
-		cmd.Wait()
+		p.Wait()
 		c.output.Done()
 	}()
 	return nil

@@ -334,15 +334,15 @@ func (d *Daemon) adopt(c *Container, li liveInfo) error {
 	if li.ShimPid > 0 {
 		d.adoptShim(c, li)
 	}
-	p, err := os.FindProcess(c.Pid)
+	ok = true // Hold owns pidfd now, even when it fails
+	proc, err := reap.Hold(c.Pid, pidfd)
 	if err != nil {
 		d.releaseAdopted(c)
 		return err
 	}
-	c.cmd = &exec.Cmd{Process: p}
+	c.proc = proc
 	c.live = li
-	ok = true
-	go d.reapAdopted(c, pidfd, li.Start)
+	go d.reapAdopted(c, li.Start)
 	log.Printf("restore: container %s (%s) re-adopted: pid %d, %d endpoints, %d published ports, DNS on udp %d tcp %d",
 		c.Name, c.ID[:12], c.Pid, len(c.Endpoints), len(c.Ports), li.DNSUDP, li.DNSTCP)
 	return nil
@@ -446,20 +446,23 @@ func (d *Daemon) adoptShim(c *Container, li liveInfo) {
 		return
 	}
 	unix.PidfdSendSignal(fd, unix.SIGUSR1, nil, 0)
+	p, err := reap.Hold(li.ShimPid, fd)
+	if err != nil {
+		log.Printf("restore: container %s: log shim: %v", c.Name, err)
+		return
+	}
 	c.output.Add(1)
 	go func() {
 		defer c.output.Done()
-		defer unix.Close(fd)
-		reap.Pidfd(fd, -1)
+		p.Wait()
 	}()
 }
 
 // reapAdopted is reap for an adopted container, which is not the daemon's
 // child: it waits on a pidfd, and the supervisor, its parent now, keeps
 // its exit status.
-func (d *Daemon) reapAdopted(c *Container, pidfd int, start string) {
-	reap.Pidfd(pidfd, -1)
-	unix.Close(pidfd)
+func (d *Daemon) reapAdopted(c *Container, start string) {
+	c.proc.Wait()
 	if c.PidMode != "" && labhost.StartTime(c.Pid) == start {
 		// As reap: the rest of a shared pid namespace's group goes too.
 		unix.Kill(-c.Pid, unix.SIGKILL)

@@ -28,7 +28,7 @@ const proxyStartTimeout = 16 * time.Second
 // Proxy is one running docker-proxy process, seen from the daemon: one per
 // published binding, as Docker runs them with its userland proxy on.
 type Proxy struct {
-	cmd  *exec.Cmd
+	proc *reap.Process // nil for an adopted proxy
 	done chan struct{} // closed once the process has been waited for
 	// An adopted proxy (AdoptProxy) is not the daemon's child: it is
 	// known by pid and a pidfd instead.
@@ -69,15 +69,14 @@ func StartProxy(path string, b Binding, container netip.Addr) (*Proxy, error) {
 		// terminal's ^C) does not reach it.
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
 	}
-	if err := cmd.Start(); err != nil {
-		w.Close()
+	proc, err := reap.Start(cmd)
+	w.Close()
+	if err != nil {
 		return nil, fmt.Errorf("start %s for %s: %w", ProxyName, b, err)
 	}
-	w.Close()
-	p := &Proxy{cmd: cmd, done: make(chan struct{})}
+	p := &Proxy{proc: proc, done: make(chan struct{})}
 	go func() {
-		reap.Exited(cmd.Process.Pid) // no OS thread per proxy
-		cmd.Wait()
+		proc.Wait() // in the poller: no OS thread per proxy
 		close(p.done)
 	}()
 
@@ -142,26 +141,26 @@ func StartProxies(path string, bs []Binding, container netip.Addr) ([]*Proxy, er
 
 // Pid is the proxy process's pid.
 func (p *Proxy) Pid() int {
-	if p.cmd == nil {
+	if p.proc == nil {
 		return p.pid
 	}
-	return p.cmd.Process.Pid
+	return p.proc.Pid
 }
 
 // Close stops the proxy as dockerd does (SIGINT, then wait), killing it if
 // it has not gone within 2 s.
 func (p *Proxy) Close() {
-	if p.cmd == nil {
+	if p.proc == nil {
 		p.closeAdopted()
 		return
 	}
-	p.cmd.Process.Signal(os.Interrupt)
+	p.proc.Signal(syscall.SIGINT)
 	select {
 	case <-p.done:
 		return
 	case <-time.After(2 * time.Second):
 	}
-	p.cmd.Process.Kill()
+	p.proc.Kill()
 	<-p.done
 }
 

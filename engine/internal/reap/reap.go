@@ -14,33 +14,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Exited returns once process pid, a child not yet reaped, has exited,
-// without reaping it; the caller's Wait then returns at once. An unreaped
-// child's pid cannot be reused, so opening a pidfd by pid is safe here.
-//
-// It holds one file descriptor while it waits: a non-blocking pidfd that
-// goes straight to the poller. (Through Pidfd it held two, the pidfd and
-// the poller's duplicate; with the os.Process's own, a running container
-// and its log shim kept six of the daemon's descriptors, and every process
-// the daemon starts copies and closes the whole table.)
-func Exited(pid int) {
-	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
-	if err != nil {
-		// A kernel before 5.10 has no PIDFD_NONBLOCK.
-		if fd, err = unix.PidfdOpen(pid, 0); err != nil {
-			return // the caller's Wait blocks as before
-		}
-		defer unix.Close(fd)
-		Pidfd(fd, -1)
-		return
-	}
-	f := os.NewFile(uintptr(fd), "pidfd") // registers with the poller: fd is non-blocking
-	defer f.Close()
-	if _, err := pollIn(f); err != nil {
-		Pidfd(int(f.Fd()), -1) // not pollable: a blocking poll
-	}
-}
-
 // Pidfd waits at most d (d < 0: as long as it takes) for the process
 // behind the pidfd fd to exit, and reports whether it did. fd stays the
 // caller's.

@@ -1,0 +1,141 @@
+package reap
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Process is a process held by one pidfd in the runtime's poller: the
+// daemon's handle on a container's first process or on a log shim.
+//
+// os/exec keeps a pidfd of its own for every child it starts, and waiting
+// in the poller needs one more, so a running container and its log shim
+// held four of the daemon's descriptors. Every process the daemon starts
+// copies its whole descriptor table and closes it again at exec
+// (do_close_on_exec), and a run -d starts two: at 1,000 containers those
+// closes were the largest cost that grows with the number of containers
+// (engine/README.md). A Process holds one.
+type Process struct {
+	Pid   int
+	child bool     // the caller's child, which Wait reaps
+	f     *os.File // the pidfd, non-blocking; closed by Wait
+}
+
+// Start starts cmd and returns its process, held by one pidfd: os/exec's
+// own is released at once. Use the Process from then on, never cmd.Wait or
+// cmd.Process. If no pidfd can be opened, the child is killed and reaped,
+// and Start fails.
+func Start(cmd *exec.Cmd) (*Process, error) {
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	// An unreaped child's pid cannot be reused: the pidfd names it.
+	pid := cmd.Process.Pid
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, fmt.Errorf("pidfd for pid %d: %w", pid, err)
+	}
+	cmd.Process.Release()
+	p, err := hold(pid, fd)
+	if err != nil {
+		unix.Kill(pid, unix.SIGKILL)
+		wait4(pid)
+		return nil, err
+	}
+	p.child = true
+	return p, nil
+}
+
+// Hold takes the pidfd fd of process pid, which is not the caller's child
+// (a container a restarted daemon adopts). Wait then only waits.
+func Hold(pid, fd int) (*Process, error) {
+	p, err := hold(pid, fd)
+	if err != nil {
+		unix.Close(fd)
+	}
+	return p, err
+}
+
+func hold(pid, fd int) (*Process, error) {
+	// Non-blocking, so that os.NewFile puts it in the poller.
+	if err := unix.SetNonblock(fd, true); err != nil {
+		return nil, fmt.Errorf("pidfd for pid %d: %w", pid, err)
+	}
+	return &Process{Pid: pid, f: os.NewFile(uintptr(fd), "pidfd")}, nil
+}
+
+// Signal sends sig to the process. Once it has been waited for, or if it
+// has exited, the error is os.ErrProcessDone.
+func (p *Process) Signal(sig syscall.Signal) error {
+	rc, err := p.f.SyscallConn()
+	if err != nil {
+		return os.ErrProcessDone
+	}
+	var serr error
+	// Control holds the descriptor open, so a concurrent Wait cannot
+	// close it (and its number be reused) under the signal.
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.PidfdSendSignal(int(fd), sig, nil, 0)
+	}); err != nil {
+		return os.ErrProcessDone
+	}
+	if errors.Is(serr, unix.ESRCH) {
+		return os.ErrProcessDone
+	}
+	return serr
+}
+
+// Kill sends SIGKILL.
+func (p *Process) Kill() error { return p.Signal(syscall.SIGKILL) }
+
+// Exited returns once the process has exited, without reaping it.
+func (p *Process) Exited() {
+	if _, err := pollIn(p.f); err != nil {
+		// Not pollable: a blocking poll on a thread.
+		if rc, err := p.f.SyscallConn(); err == nil {
+			rc.Control(func(fd uintptr) { Pidfd(int(fd), -1) })
+		}
+	}
+}
+
+// Wait returns once the process has exited and, for a child, reaps it and
+// returns its wait status. It then releases the pidfd. Call it once.
+func (p *Process) Wait() (syscall.WaitStatus, error) {
+	p.Exited()
+	defer p.f.Close()
+	if !p.child {
+		return 0, nil
+	}
+	return wait4(p.Pid)
+}
+
+// wait4 reaps the exited child pid.
+func wait4(pid int) (syscall.WaitStatus, error) {
+	var ws syscall.WaitStatus
+	for {
+		_, err := syscall.Wait4(pid, &ws, 0, nil)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("wait for pid %d: %w", pid, err)
+		}
+		return ws, nil
+	}
+}
+
+// ExitCode is a wait status as Docker reports it: the exit status, or 128
+// plus the signal that ended the process.
+func ExitCode(ws syscall.WaitStatus) int {
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
