@@ -79,6 +79,9 @@ type Container struct {
 	lower  string        // the image's root filesystem, resolved by create
 	proc   *reap.Process // the first process, while it runs
 	exited chan struct{} // closed when the process has been reaped
+	// shim is the log shim this daemon started for the current run,
+	// which waitOutput reaps; output counts adopted ones (restore.go).
+	shim   *reap.Process
 	output sync.WaitGroup
 	// The embedded DNS server, once the container joins a user-defined
 	// network, and what it needs without taking the daemon's lock: the
@@ -245,6 +248,12 @@ func (d *Daemon) start(c *Container, stdin, stdout, stderr *os.File) (err error)
 		if err != nil {
 			for i := len(undo) - 1; i >= 0; i-- {
 				undo[i]()
+			}
+			if s := c.shim; s != nil {
+				// No container to wait for: the shim ends once the
+				// caller closes the pipes' write ends.
+				c.shim = nil
+				go s.Wait()
 			}
 		}
 	}()
@@ -673,7 +682,14 @@ func (d *Daemon) stop(c *Container, timeout time.Duration) {
 // container still holds a pipe.
 func waitOutput(c *Container) {
 	drained := make(chan struct{})
-	go func() { c.output.Wait(); close(drained) }()
+	shim := c.shim
+	go func() {
+		c.output.Wait()
+		if shim != nil {
+			shim.Wait()
+		}
+		close(drained)
+	}()
 	select {
 	case <-drained:
 	case <-time.After(2 * time.Second):

@@ -18,7 +18,8 @@ import (
 )
 
 // startLogShim starts c's log shim with the given files (see shim.Config)
-// and makes c.output wait for it. The caller closes its copies of them.
+// as c.shim, which waitOutput reaps once the container has exited. The
+// caller closes its copies of them.
 func (d *Daemon) startLogShim(c *Container, cfg shim.Config, files []*os.File) error {
 	exe, err := shim.Binary()
 	if err != nil {
@@ -44,18 +45,15 @@ func (d *Daemon) startLogShim(c *Container, cfg shim.Config, files []*os.File) e
 		ExtraFiles:  files,
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 	}
-	p, err := reap.Start(cmd)
+	// Unheld: the daemon keeps no descriptor for it while the container
+	// runs, since every process it starts copies them all
+	// (engine/internal/reap). waitOutput opens one, in the poller.
+	p, err := reap.StartUnheld(cmd)
 	if err != nil {
 		return fmt.Errorf("start the log shim %s: %w", exe, err)
 	}
+	c.shim = p
 	c.live.ShimPid = p.Pid
 	c.live.ShimStart = labhost.StartTime(p.Pid)
-	c.output.Add(1)
-	go func() {
-		// In the poller, not in an OS thread blocked in wait4: one shim
-		// runs per container (engine/internal/reap).
-		p.Wait()
-		c.output.Done()
-	}()
 	return nil
 }

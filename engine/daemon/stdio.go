@@ -26,6 +26,7 @@ import (
 // daemon must close once the process has started (the container and the
 // shim have their own copies).
 func (d *Daemon) stdio(c *Container, o api.RunOptions, passed []*os.File) (stdin, stdout, stderr *os.File, closers []*os.File, err error) {
+	c.shim = nil // the last run's, reaped by its waitOutput
 	fail := func(err error) (*os.File, *os.File, *os.File, []*os.File, error) {
 		for _, f := range append(closers, passed...) {
 			f.Close()
@@ -90,8 +91,8 @@ func (d *Daemon) stdio(c *Container, o api.RunOptions, passed []*os.File) (stdin
 	if cfg.Tee {
 		// The caller's files are the shim's now: if the caller goes
 		// away, SIGUSR1 tells the shim to drop them.
-		pid := c.live.ShimPid
-		c.tees = []*teeTarget{{detach: func() { syscall.Kill(pid, syscall.SIGUSR1) }}}
+		p := c.shim
+		c.tees = []*teeTarget{{detach: func() { p.Signal(syscall.SIGUSR1) }}}
 	}
 	return stdin, wends[0], wends[1], closers, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -22,8 +23,15 @@ import (
 // (engine/README.md). A Process holds one.
 type Process struct {
 	Pid   int
-	child bool     // the caller's child, which Wait reaps
-	f     *os.File // the pidfd, non-blocking; closed by Wait
+	child bool // the caller's child, which Wait reaps
+
+	mu sync.Mutex
+	// f is the pidfd, non-blocking, closed by Wait. An unheld child
+	// (StartUnheld) has none until Wait opens it, and is signalled by pid
+	// until then: reaped, guarded by mu, says when that pid is no longer
+	// its own.
+	f      *os.File
+	reaped bool
 }
 
 // Start starts cmd and returns its process, held by one pidfd: os/exec's
@@ -53,28 +61,58 @@ func Start(cmd *exec.Cmd) (*Process, error) {
 	return p, nil
 }
 
+// StartUnheld is Start for a child that is waited for only late, such as
+// a container's log shim, which ends after its container: it holds no
+// descriptor until Wait opens one. Until then a signal goes by pid, which
+// is safe because the pid of a child that has not been reaped cannot be
+// reused, and Wait reaps under the same lock.
+func StartUnheld(cmd *exec.Cmd) (*Process, error) {
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	pid := cmd.Process.Pid
+	cmd.Process.Release()
+	return &Process{Pid: pid, child: true}, nil
+}
+
 // Hold takes the pidfd fd of process pid, which is not the caller's child
 // (a container a restarted daemon adopts). Wait then only waits.
 func Hold(pid, fd int) (*Process, error) {
-	p, err := hold(pid, fd)
-	if err != nil {
-		unix.Close(fd)
-	}
-	return p, err
+	return hold(pid, fd)
 }
 
 func hold(pid, fd int) (*Process, error) {
+	f, err := hold0(pid, fd)
+	if err != nil {
+		return nil, err
+	}
+	return &Process{Pid: pid, f: f}, nil
+}
+
+// hold0 makes pidfd fd an *os.File in the poller, or closes it.
+func hold0(pid, fd int) (*os.File, error) {
 	// Non-blocking, so that os.NewFile puts it in the poller.
 	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
 		return nil, fmt.Errorf("pidfd for pid %d: %w", pid, err)
 	}
-	return &Process{Pid: pid, f: os.NewFile(uintptr(fd), "pidfd")}, nil
+	return os.NewFile(uintptr(fd), "pidfd"), nil
 }
 
 // Signal sends sig to the process. Once it has been waited for, or if it
 // has exited, the error is os.ErrProcessDone.
 func (p *Process) Signal(sig syscall.Signal) error {
-	rc, err := p.f.SyscallConn()
+	p.mu.Lock()
+	f := p.f
+	if f == nil {
+		defer p.mu.Unlock()
+		if p.reaped {
+			return os.ErrProcessDone
+		}
+		return unix.Kill(p.Pid, sig)
+	}
+	p.mu.Unlock()
+	rc, err := f.SyscallConn()
 	if err != nil {
 		return os.ErrProcessDone
 	}
@@ -95,11 +133,29 @@ func (p *Process) Signal(sig syscall.Signal) error {
 // Kill sends SIGKILL.
 func (p *Process) Kill() error { return p.Signal(syscall.SIGKILL) }
 
-// Exited returns once the process has exited, without reaping it.
+// Exited returns once the process has exited, without reaping it. An
+// unheld child gets its pidfd here.
 func (p *Process) Exited() {
-	if _, err := pollIn(p.f); err != nil {
+	p.mu.Lock()
+	if p.f == nil && !p.reaped {
+		if fd, err := unix.PidfdOpen(p.Pid, 0); err == nil {
+			p.f, _ = hold0(p.Pid, fd)
+		}
+	}
+	f := p.f
+	p.mu.Unlock()
+	if f == nil {
+		// No pidfd: wait on a thread, without reaping.
+		if p.child {
+			var info unix.Siginfo
+			for unix.Waitid(unix.P_PID, p.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil) == unix.EINTR {
+			}
+		}
+		return
+	}
+	if _, err := pollIn(f); err != nil {
 		// Not pollable: a blocking poll on a thread.
-		if rc, err := p.f.SyscallConn(); err == nil {
+		if rc, err := f.SyscallConn(); err == nil {
 			rc.Control(func(fd uintptr) { Pidfd(int(fd), -1) })
 		}
 	}
@@ -109,11 +165,17 @@ func (p *Process) Exited() {
 // returns its wait status. It then releases the pidfd. Call it once.
 func (p *Process) Wait() (syscall.WaitStatus, error) {
 	p.Exited()
-	defer p.f.Close()
-	if !p.child {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.f != nil {
+		defer p.f.Close()
+	}
+	if !p.child || p.reaped {
 		return 0, nil
 	}
-	return wait4(p.Pid)
+	ws, err := wait4(p.Pid)
+	p.reaped = true
+	return ws, err
 }
 
 // wait4 reaps the exited child pid.

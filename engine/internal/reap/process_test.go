@@ -113,3 +113,30 @@ func TestHoldWaitsForNonChild(t *testing.T) {
 		t.Errorf("the held process was reaped by Wait (wait4: %v); only its parent may", err)
 	}
 }
+
+// TestStartUnheldHoldsNothingUntilWait: an unheld child takes no
+// descriptor while it runs, is signalled by pid, and Wait still reaps it
+// with its status and leaves nothing open.
+func TestStartUnheldHoldsNothingUntilWait(t *testing.T) {
+	before := pidfds(t)
+	p, err := StartUnheld(exec.Command("sleep", "60"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pidfds(t) - before; got != 0 {
+		t.Errorf("an unheld process holds %d pidfds while it runs, want 0", got)
+	}
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("SIGTERM to a running sleep: %v", err)
+	}
+	ws, err := p.Wait()
+	if err != nil || ExitCode(ws) != 128+int(syscall.SIGTERM) {
+		t.Fatalf("Wait = %v, %v (code %d), want exit code %d", ws, err, ExitCode(ws), 128+int(syscall.SIGTERM))
+	}
+	if got := pidfds(t) - before; got != 0 {
+		t.Errorf("%d pidfds left after Wait, want 0", got)
+	}
+	if err := p.Signal(syscall.SIGUSR1); !errors.Is(err, os.ErrProcessDone) {
+		t.Errorf("a signal after Wait = %v, want os.ErrProcessDone (its pid may be another process's now)", err)
+	}
+}
