@@ -103,21 +103,20 @@ func run(o api.RunOptions) (int, error) {
 	if err := labhost.Require(); err != nil {
 		return 0, err
 	}
-	conn, err := api.Dial(labhost.Socket())
-	if err != nil {
-		return 0, err
-	}
-	defer conn.Close()
 	a := &attached{}
 	if !o.Detach {
+		var err error
 		if a, err = attach(o.Tty, o.Interactive); err != nil {
 			return 0, err
 		}
 		defer a.close()
 	}
-	if err := conn.Send(o, a.files...); err != nil {
+	// Waits, within the call bound, for a daemon being restarted.
+	conn, err := labhost.Connect(o, a.files...)
+	if err != nil {
 		return 0, err
 	}
+	defer conn.Close()
 	var res api.RunResult
 	if err := conn.Recv(&res); err != nil {
 		return 0, err

@@ -151,19 +151,16 @@ func startAttached(name string, interactive bool) (int, error) {
 	if err := labhost.Require(); err != nil {
 		return 0, err
 	}
-	conn, err := api.Dial(labhost.Socket())
-	if err != nil {
-		return 0, err
-	}
-	defer conn.Close()
 	a, err := attach(info.Config.Tty, interactive)
 	if err != nil {
 		return 0, err
 	}
 	defer a.close()
-	if err := conn.Send(api.StartRequest{Container: name, Attach: true, Interactive: interactive}, a.files...); err != nil {
+	conn, err := labhost.Connect(api.StartRequest{Container: name, Attach: true, Interactive: interactive}, a.files...)
+	if err != nil {
 		return 0, err
 	}
+	defer conn.Close()
 	var res api.StartResult
 	if err := conn.Recv(&res); err != nil {
 		return 0, err

@@ -58,9 +58,54 @@ func callBounded(req api.Operation, out any, files ...*os.File) error {
 		return api.Call(Socket(), req, out, files...)
 	}
 	deadline := time.Now().Add(bound)
+	return retryConn(bound, deadline, func() error { return callOnce(req, out, deadline, files...) })
+}
+
+// Connect sends req on a new connection to the daemon and returns the
+// connection, whose answers the caller reads without a deadline: a run's
+// result, and an attached run's or start -a's exit code when the container
+// ends. Connecting and sending are bounded and retried as callBounded's
+// calls are, so a run typed while the supervisor restarts a dead daemon
+// waits for the new one. (A request that the dead daemon's socket held
+// unread and that shows as a reset only when the answer is read is not
+// sent again.)
+func Connect(req api.Operation, files ...*os.File) (*api.Conn, error) {
+	bound, bounded, err := DaemonTimeout()
+	if err != nil {
+		return nil, err
+	}
+	if !bounded {
+		c, err := api.Dial(Socket())
+		if err != nil {
+			return nil, err
+		}
+		if err := c.Send(req, files...); err != nil {
+			c.Close()
+			return nil, err
+		}
+		return c, nil
+	}
+	deadline := time.Now().Add(bound)
+	var c *api.Conn
+	err = retryConn(bound, deadline, func() (err error) {
+		c, err = connectOnce(req, deadline, files...)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.SetDeadline(time.Time{})
+	return c, nil
+}
+
+// retryConn runs once until it returns anything but a connError, or one
+// that is not worth another try: a dial failure while no daemon is being
+// restarted, or an exchange that may have reached a daemon. Past the
+// deadline it says that the daemon did not answer.
+func retryConn(bound time.Duration, deadline time.Time, once func() error) error {
 	for {
 		var ce connError
-		if err := callOnce(req, out, deadline, files...); !errors.As(err, &ce) {
+		if err := once(); !errors.As(err, &ce) {
 			return err // nil, or the daemon's answer
 		}
 		retry := unread(ce.err)
@@ -91,15 +136,11 @@ func (e connError) Error() string { return e.err.Error() }
 // connection itself come back as a connError; an answer the daemon gave,
 // an error included, as is.
 func callOnce(req api.Operation, out any, deadline time.Time, files ...*os.File) error {
-	c, err := api.DialTimeout(Socket(), time.Until(deadline))
+	c, err := connectOnce(req, deadline, files...)
 	if err != nil {
-		return connError{err, true}
+		return err
 	}
 	defer c.Close()
-	c.SetDeadline(deadline)
-	if err := c.Send(req, files...); err != nil {
-		return connError{err, false}
-	}
 	if err := c.Recv(out); err != nil {
 		var de *api.Error
 		if errors.As(err, &de) {
@@ -108,6 +149,21 @@ func callOnce(req api.Operation, out any, deadline time.Time, files ...*os.File)
 		return connError{err, false}
 	}
 	return nil
+}
+
+// connectOnce dials the daemon and sends req, up to deadline, which stays
+// set on the connection it returns. Its failures are connErrors.
+func connectOnce(req api.Operation, deadline time.Time, files ...*os.File) (*api.Conn, error) {
+	c, err := api.DialTimeout(Socket(), time.Until(deadline))
+	if err != nil {
+		return nil, connError{err, true}
+	}
+	c.SetDeadline(deadline)
+	if err := c.Send(req, files...); err != nil {
+		c.Close()
+		return nil, connError{err, false}
+	}
+	return c, nil
 }
 
 // unread reports whether a call's connection failed with the request

@@ -7,7 +7,9 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/nslab/nslab/engine/api"
 )
@@ -143,4 +145,55 @@ func connected(t *testing.T, l net.Listener) (*api.Conn, net.Conn) {
 		t.Fatal(err)
 	}
 	return c, s
+}
+
+// TestConnectWaitsForRestartingDaemon: a run typed while the supervisor
+// restarts the daemon (no socket yet, in an nslab engine's lab host) waits
+// for the new daemon and reaches it; where no daemon is being restarted
+// (not an nslab engine's lab host), the dial's error comes back at once.
+func TestConnectWaitsForRestartingDaemon(t *testing.T) {
+	t.Setenv(EnvDaemonTimeout, "10s")
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Dir(root+SocketPath), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	old := reachRoot
+	reachRoot = root
+	defer func() { reachRoot = old }()
+
+	if _, err := Connect(api.PsRequest{}); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Connect with no daemon and no supervisor = %v, want the dial's ENOENT at once", err)
+	}
+
+	if err := os.MkdirAll(root+ExitsDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 1)
+	go func() {
+		// The successor starts listening a little after the call began.
+		time.Sleep(50 * time.Millisecond)
+		l, err := net.Listen("unix", root+SocketPath)
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		defer l.Close()
+		s, err := l.Accept()
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		line, _ := bufio.NewReader(s).ReadString('\n')
+		s.Write([]byte("{}\n"))
+		s.Close()
+		got <- line
+	}()
+	c, err := Connect(api.PsRequest{})
+	if err != nil {
+		t.Fatalf("Connect while the daemon restarts = %v, want it to wait for the new one", err)
+	}
+	defer c.Close()
+	if line := <-got; !strings.Contains(line, `"Op":"ps"`) {
+		t.Errorf("the new daemon read %q, want the ps request", line)
+	}
 }
