@@ -240,9 +240,6 @@ func (d *Daemon) joinTarget(ref, what string) (*Container, error) {
 // start wires the container's network and starts its process. On failure
 // everything it made is undone. Call with d.mu held.
 func (d *Daemon) start(c *Container, stdin, stdout, stderr *os.File) (err error) {
-	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
-		return err
-	}
 	var undo []func()
 	defer func() {
 		if err != nil {
@@ -257,6 +254,9 @@ func (d *Daemon) start(c *Container, stdin, stdout, stderr *os.File) (err error)
 			}
 		}
 	}()
+	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
+		return err
+	}
 	spec := container.Spec{
 		Template: d.mounts,
 		Hostname: c.Hostname, Dir: c.Dir, Cmd: c.argv(), Env: c.Env, Tty: c.Tty,

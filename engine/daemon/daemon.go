@@ -153,6 +153,7 @@ func newDaemon(dir string) (*Daemon, error) {
 	// point already.
 	mounts, err := container.NewTemplate(filepath.Join(dir, "netns"))
 	if err != nil {
+		nl.Close()
 		return nil, fmt.Errorf("containers' mount namespace template: %w", err)
 	}
 	d := &Daemon{

@@ -156,20 +156,20 @@ func TestEnterMountSpendsThread(t *testing.T) {
 		t.Fatal("the test's mount namespace is the process's own")
 	}
 	var tid int
-	var inside uint64
+	var inside unix.Stat_t
 	err := OnThread(func(th *Thread) error {
 		tid = unix.Gettid()
 		if err := th.EnterMount(int(other.Fd())); err != nil {
 			return err
 		}
-		inside = netnsInode(t, "/proc/thread-self/ns/mnt")
-		return nil
+		// Not t.Fatal: this runs on OnThread's goroutine.
+		return unix.Stat("/proc/thread-self/ns/mnt", &inside)
 	})
 	if err != nil {
 		t.Fatalf("EnterMount: %v", err)
 	}
-	if inside != want {
-		t.Fatalf("the callback ran in mount namespace %d after EnterMount, want %d", inside, want)
+	if inside.Ino != want {
+		t.Fatalf("the callback ran in mount namespace %d after EnterMount, want %d", inside.Ino, want)
 	}
 	task := fmt.Sprintf("/proc/self/task/%d", tid)
 	for i := 0; ; i++ {
@@ -182,11 +182,12 @@ func TestEnterMountSpendsThread(t *testing.T) {
 		time.Sleep(50 * time.Millisecond) // between bounded retries
 	}
 	for i := 0; i < 50; i++ {
-		OnThread(func(*Thread) error {
-			if got := netnsInode(t, "/proc/thread-self/ns/mnt"); got != own {
-				t.Errorf("a thread the runtime reuses is in mount namespace %d, want the process's %d", got, own)
-			}
-			return nil
-		})
+		var st unix.Stat_t
+		if err := OnThread(func(*Thread) error { return unix.Stat("/proc/thread-self/ns/mnt", &st) }); err != nil {
+			t.Fatal(err)
+		}
+		if st.Ino != own {
+			t.Fatalf("a thread the runtime reuses is in mount namespace %d, want the process's %d", st.Ino, own)
+		}
 	}
 }

@@ -99,8 +99,9 @@ func hold0(pid, fd int) (*os.File, error) {
 	return os.NewFile(uintptr(fd), "pidfd"), nil
 }
 
-// Signal sends sig to the process. Once it has been waited for, or if it
-// has exited, the error is os.ErrProcessDone.
+// Signal sends sig to the process. Once Wait has reaped it (or, for a
+// held process, once it has gone), the error is os.ErrProcessDone; an
+// exited child not yet reaped takes the signal without effect.
 func (p *Process) Signal(sig syscall.Signal) error {
 	p.mu.Lock()
 	f := p.f
@@ -137,7 +138,11 @@ func (p *Process) Kill() error { return p.Signal(syscall.SIGKILL) }
 // unheld child gets its pidfd here.
 func (p *Process) Exited() {
 	p.mu.Lock()
-	if p.f == nil && !p.reaped {
+	if p.reaped {
+		p.mu.Unlock()
+		return // its pid may be another process's now
+	}
+	if p.f == nil {
 		if fd, err := unix.PidfdOpen(p.Pid, 0); err == nil {
 			p.f, _ = hold0(p.Pid, fd)
 		}

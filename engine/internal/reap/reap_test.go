@@ -90,16 +90,17 @@ func TestWaitHoldsNoThread(t *testing.T) {
 			done <- struct{}{}
 		}()
 	}
-	// 2 a child: cat's stdin pipe end and the Process's pidfd.
-	if held := fds() - baseFDs; held > 2*n {
-		t.Errorf("%d children awaited hold %d descriptors, want %d: a Process holds more than one pidfd", n, held, 2*n)
-	}
 	// Give the waiters up to 100 ms to run: had each blocked a thread,
 	// the count would rise within it. Parked in the poller, it does not.
 	for i := 0; i < 50 && threads(t) <= before+n/4; i++ {
 		time.Sleep(2 * time.Millisecond) // bounded retries
 	}
 	during := threads(t)
+	// Now that they wait: 2 a child, cat's stdin pipe end and the
+	// Process's pidfd, with no duplicate for the wait.
+	if held := fds() - baseFDs; held > 2*n {
+		t.Errorf("%d children awaited hold %d descriptors, want %d: a wait holds more than the one pidfd", n, held, 2*n)
+	}
 	for _, end := range ends {
 		end()
 	}
