@@ -153,7 +153,7 @@ func Start(s Spec) (*reap.Process, error) {
 			Ctty:       0,
 		},
 	}
-	p, err := forkIn(s.NetNS, s.PidNS, s.Template.fd(), cmd)
+	p, err := forkIn(s.NetNS, s.PidNS, s.Template.fdFor(s.Mounts), cmd)
 	wr.Close()
 	if err != nil {
 		return nil, fmt.Errorf("start container init: %w", err)
@@ -196,6 +196,13 @@ func forkIn(netPath, pidPath string, mntFD int, cmd *exec.Cmd) (*reap.Process, e
 		p, err = reap.Start(cmd)
 		return err
 	})
+	if err != nil && p != nil {
+		// Started, but the thread could not be restored: the caller
+		// gets no process, so none may be left running.
+		p.Kill()
+		p.Wait()
+		p = nil
+	}
 	return p, err
 }
 

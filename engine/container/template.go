@@ -23,7 +23,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -31,7 +33,8 @@ import (
 // Template is a mount namespace that containers' own are copied from. It
 // lives as long as the daemon that made it.
 type Template struct {
-	f *os.File
+	f      *os.File
+	hidden []string // the private directories, whose mounts it lacks
 }
 
 // NewTemplate makes the template from the calling process's mount
@@ -66,7 +69,7 @@ func NewTemplate(private ...string) (*Template, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
-	return &Template{f: r.f}, nil
+	return &Template{f: r.f, hidden: private}, nil
 }
 
 // enterNewTemplate moves the calling thread, locked for good, into a new
@@ -102,10 +105,7 @@ func ensurePrivateMount(dir string) error {
 	}
 	err := unix.Mount("", dir, "", unix.MS_REC|unix.MS_PRIVATE, "")
 	if errors.Is(err, unix.EINVAL) {
-		if err := unix.Mount(dir, dir, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-			return fmt.Errorf("bind %s onto itself: %w", dir, err)
-		}
-		err = unix.Mount("", dir, "", unix.MS_REC|unix.MS_PRIVATE, "")
+		return bindPrivate(dir)
 	}
 	if err != nil {
 		return fmt.Errorf("make %s private: %w", dir, err)
@@ -113,10 +113,84 @@ func ensurePrivateMount(dir string) error {
 	return nil
 }
 
-// fd is the template's namespace file, or -1 for none.
-func (t *Template) fd() int {
+// bindPrivate makes dir a private mount point. Mounts already on its
+// entries (pins a daemon of an older build made while its containers still
+// run) are lifted first and put back on top: a bind would otherwise copy
+// them and hide the originals beneath it, where no unmount of the path
+// could reach them, and their namespaces would never be freed. The bind is
+// made private before they go back, or, as a peer of the shared mount it
+// was bound from, it would propagate them beneath itself again.
+func bindPrivate(dir string) error {
+	var top unix.Stat_t
+	if err := unix.Stat(dir, &top); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	held := map[string]*os.File{}
+	defer func() {
+		for _, f := range held {
+			f.Close()
+		}
+	}()
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		var st unix.Stat_t
+		if unix.Lstat(p, &st) != nil || st.Dev == top.Dev {
+			continue // not a mount
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return fmt.Errorf("hold %s: %w", p, err)
+		}
+		held[p] = f
+		if err := unix.Unmount(p, unix.MNT_DETACH); err != nil {
+			return fmt.Errorf("lift %s: %w", p, err)
+		}
+	}
+	err = unix.Mount(dir, dir, "", unix.MS_BIND, "")
+	if err != nil {
+		err = fmt.Errorf("bind %s onto itself: %w", dir, err)
+	} else if err = unix.Mount("", dir, "", unix.MS_PRIVATE, ""); err != nil {
+		err = fmt.Errorf("make %s private: %w", dir, err)
+	}
+	// Put every lifted mount back, even if the bind failed.
+	for p, f := range held {
+		src := fmt.Sprintf("/proc/self/fd/%d", f.Fd())
+		if merr := unix.Mount(src, p, "", unix.MS_BIND, ""); merr != nil && err == nil {
+			err = fmt.Errorf("put %s back: %w", p, merr)
+		}
+	}
+	return err
+}
+
+// fdFor is the namespace file to copy a container with binds ms from, or
+// -1 for the caller's own namespace. A bind of a directory the template
+// hides, or of one above it such as /, must show what the lab host has
+// there, the netns pins included, as Docker's recursive binds do: such a
+// container is copied from the lab host's namespace, as before templates.
+func (t *Template) fdFor(ms []Mount) int {
 	if t == nil || t.f == nil {
 		return -1
 	}
+	for _, m := range ms {
+		src := m.Source
+		if real, err := filepath.EvalSymlinks(src); err == nil {
+			src = real
+		}
+		for _, h := range t.hidden {
+			if nested(src, h) || nested(h, src) {
+				return -1
+			}
+		}
+	}
 	return int(t.f.Fd())
+}
+
+// nested reports whether path a is b or lies below it.
+func nested(a, b string) bool {
+	a, b = filepath.Clean(a), filepath.Clean(b)
+	return a == b || b == "/" || strings.HasPrefix(a, b+"/")
 }
