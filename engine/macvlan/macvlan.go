@@ -151,6 +151,11 @@ func Attach(h *netlink.Handle, parent netlink.Link, nsPath string, ep Endpoint) 
 	ch, err := netns.HandleIn(ns)
 	if err == nil {
 		err = netns.ConfigureLink(ch, ep.IfName, ep.Addr, ep.Gateway)
+		if err == nil {
+			// As on a bridge: until the kernel's link watch has run,
+			// the new link drops what the container sends first.
+			err = netns.WaitUp(ch, ep.IfName, h)
+		}
 		ch.Close()
 	}
 	if err != nil {
