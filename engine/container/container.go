@@ -187,7 +187,9 @@ func forkIn(netPath, pidPath string, mntFD int, cmd *exec.Cmd) (*reap.Process, e
 		}
 		if mntFD >= 0 {
 			// Last: the template has no netns pins, so the paths
-			// above would not open in it.
+			// above would not open in it. The thread dies after the
+			// fork, so the child must never be given a Pdeathsig,
+			// which fires when the forking thread ends.
 			if err := t.EnterMount(mntFD); err != nil {
 				return err
 			}
