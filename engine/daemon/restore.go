@@ -35,6 +35,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/nslab/nslab/engine/bridge"
@@ -489,10 +490,7 @@ func (d *Daemon) reapAdopted(c *Container, start string) {
 func exitCode(pid int, start string) int {
 	for i := 0; i < 200; i++ {
 		if ws, ok := labhost.Exit(pid, start); ok {
-			if ws.Signaled() {
-				return 128 + int(ws.Signal())
-			}
-			return ws.ExitStatus()
+			return reap.ExitCode(syscall.WaitStatus(ws))
 		}
 		if i == 0 && labhost.StartTime(pid) != start && !exitRecorded(pid, start) {
 			// Reaped before the supervisor kept statuses: lost.

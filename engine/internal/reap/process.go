@@ -39,25 +39,16 @@ type Process struct {
 // cmd.Process. If no pidfd can be opened, the child is killed and reaped,
 // and Start fails.
 func Start(cmd *exec.Cmd) (*Process, error) {
-	if err := cmd.Start(); err != nil {
+	p, err := StartUnheld(cmd)
+	if err != nil {
 		return nil, err
 	}
 	// An unreaped child's pid cannot be reused: the pidfd names it.
-	pid := cmd.Process.Pid
-	fd, err := unix.PidfdOpen(pid, 0)
-	if err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-		return nil, fmt.Errorf("pidfd for pid %d: %w", pid, err)
-	}
-	cmd.Process.Release()
-	p, err := hold(pid, fd)
-	if err != nil {
-		unix.Kill(pid, unix.SIGKILL)
-		wait4(pid)
+	if p.f, err = openPidfd(p.Pid); err != nil {
+		p.Kill()
+		p.Wait()
 		return nil, err
 	}
-	p.child = true
 	return p, nil
 }
 
@@ -76,21 +67,27 @@ func StartUnheld(cmd *exec.Cmd) (*Process, error) {
 }
 
 // Hold takes the pidfd fd of process pid, which is not the caller's child
-// (a container a restarted daemon adopts). Wait then only waits.
+// (a container a restarted daemon adopts). Wait then only waits. fd is
+// closed if Hold fails.
 func Hold(pid, fd int) (*Process, error) {
-	return hold(pid, fd)
-}
-
-func hold(pid, fd int) (*Process, error) {
-	f, err := hold0(pid, fd)
+	f, err := pollable(pid, fd)
 	if err != nil {
 		return nil, err
 	}
 	return &Process{Pid: pid, f: f}, nil
 }
 
-// hold0 makes pidfd fd an *os.File in the poller, or closes it.
-func hold0(pid, fd int) (*os.File, error) {
+// openPidfd opens a pidfd for pid, in the poller.
+func openPidfd(pid int) (*os.File, error) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return nil, fmt.Errorf("pidfd for pid %d: %w", pid, err)
+	}
+	return pollable(pid, fd)
+}
+
+// pollable makes pidfd fd an *os.File in the poller, or closes it.
+func pollable(pid, fd int) (*os.File, error) {
 	// Non-blocking, so that os.NewFile puts it in the poller.
 	if err := unix.SetNonblock(fd, true); err != nil {
 		unix.Close(fd)
@@ -143,9 +140,7 @@ func (p *Process) Exited() {
 		return // its pid may be another process's now
 	}
 	if p.f == nil {
-		if fd, err := unix.PidfdOpen(p.Pid, 0); err == nil {
-			p.f, _ = hold0(p.Pid, fd)
-		}
+		p.f, _ = openPidfd(p.Pid) // nil on failure: the fallback below
 	}
 	f := p.f
 	p.mu.Unlock()
