@@ -75,15 +75,7 @@ func Connect(req api.Operation, files ...*os.File) (*api.Conn, error) {
 		return nil, err
 	}
 	if !bounded {
-		c, err := api.Dial(Socket())
-		if err != nil {
-			return nil, err
-		}
-		if err := c.Send(req, files...); err != nil {
-			c.Close()
-			return nil, err
-		}
-		return c, nil
+		return connectOnce(req, time.Time{}, files...)
 	}
 	deadline := time.Now().Add(bound)
 	var c *api.Conn
@@ -131,6 +123,7 @@ type connError struct {
 }
 
 func (e connError) Error() string { return e.err.Error() }
+func (e connError) Unwrap() error { return e.err }
 
 // callOnce is one connection's call, up to deadline. Failures of the
 // connection itself come back as a connError; an answer the daemon gave,
@@ -151,10 +144,17 @@ func callOnce(req api.Operation, out any, deadline time.Time, files ...*os.File)
 	return nil
 }
 
-// connectOnce dials the daemon and sends req, up to deadline, which stays
-// set on the connection it returns. Its failures are connErrors.
+// connectOnce dials the daemon and sends req, up to deadline (none if it
+// is zero), which stays set on the connection it returns. Its failures are
+// connErrors.
 func connectOnce(req api.Operation, deadline time.Time, files ...*os.File) (*api.Conn, error) {
-	c, err := api.DialTimeout(Socket(), time.Until(deadline))
+	var c *api.Conn
+	var err error
+	if deadline.IsZero() {
+		c, err = api.Dial(Socket())
+	} else {
+		c, err = api.DialTimeout(Socket(), time.Until(deadline))
+	}
 	if err != nil {
 		return nil, connError{err, true}
 	}
