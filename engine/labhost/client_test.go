@@ -69,13 +69,7 @@ func TestUnreadReset(t *testing.T) {
 // answer. A daemon that reads the request and then closes must not get it
 // twice.
 func TestCallBoundedRetriesUnread(t *testing.T) {
-	root := t.TempDir()
-	if err := os.MkdirAll(filepath.Dir(root+SocketPath), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	old := reachRoot
-	reachRoot = root
-	defer func() { reachRoot = old }()
+	root := fakeRoot(t)
 	for _, c := range []struct {
 		name      string
 		readFirst bool // the first connection's daemon reads the request
@@ -153,13 +147,7 @@ func connected(t *testing.T, l net.Listener) (*api.Conn, net.Conn) {
 // (not an nslab engine's lab host), the dial's error comes back at once.
 func TestConnectWaitsForRestartingDaemon(t *testing.T) {
 	t.Setenv(EnvDaemonTimeout, "10s")
-	root := t.TempDir()
-	if err := os.MkdirAll(filepath.Dir(root+SocketPath), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	old := reachRoot
-	reachRoot = root
-	defer func() { reachRoot = old }()
+	root := fakeRoot(t)
 
 	if _, err := Connect(api.PsRequest{}); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("Connect with no daemon and no supervisor = %v, want the dial's ENOENT at once", err)
@@ -196,4 +184,18 @@ func TestConnectWaitsForRestartingDaemon(t *testing.T) {
 	if line := <-got; !strings.Contains(line, `"Op":"ps"`) {
 		t.Errorf("the new daemon read %q, want the ps request", line)
 	}
+}
+
+// fakeRoot makes a temporary directory the lab host's root, as the client
+// reaches it, with the socket's directory in place, until the test ends.
+func fakeRoot(t *testing.T) string {
+	t.Helper()
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Dir(root+SocketPath), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	old := reachRoot
+	reachRoot = root
+	t.Cleanup(func() { reachRoot = old })
+	return root
 }

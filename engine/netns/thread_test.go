@@ -103,16 +103,7 @@ func TestOnThreadDiscardsUnrestorableThread(t *testing.T) {
 	if err == nil {
 		t.Fatal("OnThread reported no error though the thread could not be restored")
 	}
-	task := fmt.Sprintf("/proc/self/task/%d", tid)
-	for i := 0; ; i++ {
-		if _, err := os.Stat(task); errors.Is(err, os.ErrNotExist) {
-			break
-		}
-		if i == 100 {
-			t.Fatalf("thread %d, left in another namespace, still exists 5 s later", tid)
-		}
-		time.Sleep(50 * time.Millisecond) // between bounded retries
-	}
+	waitThreadGone(t, tid, "left in another namespace")
 	tasks, err := os.ReadDir("/proc/self/task")
 	if err != nil {
 		t.Fatal(err)
@@ -171,16 +162,7 @@ func TestEnterMountSpendsThread(t *testing.T) {
 	if inside.Ino != want {
 		t.Fatalf("the callback ran in mount namespace %d after EnterMount, want %d", inside.Ino, want)
 	}
-	task := fmt.Sprintf("/proc/self/task/%d", tid)
-	for i := 0; ; i++ {
-		if _, err := os.Stat(task); errors.Is(err, os.ErrNotExist) {
-			break
-		}
-		if i == 100 {
-			t.Fatalf("thread %d, which entered another mount namespace, still exists 5 s later", tid)
-		}
-		time.Sleep(50 * time.Millisecond) // between bounded retries
-	}
+	waitThreadGone(t, tid, "which entered another mount namespace")
 	for i := 0; i < 50; i++ {
 		var st unix.Stat_t
 		if err := OnThread(func(*Thread) error { return unix.Stat("/proc/thread-self/ns/mnt", &st) }); err != nil {
@@ -189,5 +171,22 @@ func TestEnterMountSpendsThread(t *testing.T) {
 		if st.Ino != own {
 			t.Fatalf("a thread the runtime reuses is in mount namespace %d, want the process's %d", st.Ino, own)
 		}
+	}
+}
+
+// waitThreadGone fails the test unless thread tid, described by what,
+// ends within 5 s: the runtime destroys a thread whose goroutine ends
+// locked.
+func waitThreadGone(t *testing.T, tid int, what string) {
+	t.Helper()
+	task := fmt.Sprintf("/proc/self/task/%d", tid)
+	for i := 0; ; i++ {
+		if _, err := os.Stat(task); errors.Is(err, os.ErrNotExist) {
+			return
+		}
+		if i == 100 {
+			t.Fatalf("thread %d, %s, still exists 5 s later", tid, what)
+		}
+		time.Sleep(50 * time.Millisecond) // between bounded retries
 	}
 }
