@@ -15,8 +15,9 @@ const upWait = 5 * time.Second
 // WaitUp returns once the kernel has finished bringing up what a new
 // endpoint's first frame crosses: ifName on ctr, a handle in the
 // container's namespace, and the links called names on h (the host end of
-// its veth, and its bridge). Setting a link up turns its carrier on at once, but the
-// kernel's link watch, a deferred work item, is what later gives the
+// its veth, and its bridge; none for a macvlan link). Setting a link up
+// turns its carrier on at once, but the kernel's link watch, a deferred
+// work item, is what later gives the
 // device its queueing discipline; until then the device drops every frame
 // it is asked to send. A bridge's carrier comes on with its first port, so
 // the first container on a network could otherwise start, send its ARP for
